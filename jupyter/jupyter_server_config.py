@@ -1,0 +1,64 @@
+# Jupyter server settings for pairlab's jupyter service, loaded from /etc/jupyter.
+# Knobs a user may change come from the environment that compose.yaml passes in.
+import ctypes
+import os
+import secrets
+
+c = get_config()  # noqa: F821 - injected by traitlets when this file is loaded
+
+# The server's memory holds the cookie secret. Marking the process non-dumpable
+# stops the candidate's kernel (same user) from reading /proc/<pid>/mem or environ.
+PR_SET_DUMPABLE = 4
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+# Reached only through the tunnel, on the internal network.
+c.ServerApp.ip = "0.0.0.0"
+c.ServerApp.port = 8888
+c.ServerApp.open_browser = False
+# Requests carry the tunnel's public host name, not localhost.
+c.ServerApp.allow_remote_access = True
+# The tunnel sets X-Forwarded-For, so logs name the real client address.
+c.ServerApp.trust_xheaders = True
+c.ServerApp.root_dir = "/home/pairlab/work"
+c.ServerApp.terminals_enabled = os.environ.get("JUPYTER_TERMINALS", "false") == "true"
+# A fresh secret each start, kept only in memory, so no file the kernel can read
+# lets anyone forge a login cookie; after a restart the links log people in again.
+c.ServerApp.cookie_secret = secrets.token_bytes(32)
+c.ServerApp.tornado_settings = {
+    "headers": {
+        "Content-Security-Policy": "frame-ancestors 'self'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+}
+
+# Logins: one token per person, named, from the access file that datagen wrote.
+c.ServerApp.identity_provider_class = (
+    "pairlab_jupyter.identity.PairlabIdentityProvider"
+)
+# No shared server token: every login goes through a person's own token.
+c.IdentityProvider.token = ""
+# Names and colours come from .env; nobody renames themselves mid-interview.
+c.IdentityProvider.updatable_fields = []
+
+# Hidden files, caches and checkpoints stay out of the candidate's file browser.
+c.ContentsManager.allow_hidden = False
+c.ContentsManager.hide_globs = [
+    "__pycache__",
+    "*.pyc",
+    ".*",
+    "*~",
+]
+c.FileContentsManager.delete_to_trash = False
+
+# Collaboration history and session files live in the state volume, outside root_dir.
+c.SQLiteYStore.db_path = "/var/lib/pairlab/collab/ystore.db"
+c.YDocExtension.session_store_path = "/var/lib/pairlab/collab/sessions.json"
+c.BaseFileIdManager.db_path = "/var/lib/pairlab/collab/file_id.db"
+c.NotebookNotary.db_file = ":memory:"
+c.LabApp.workspaces_dir = "/var/lib/pairlab/workspaces"
+
+# The container has no route out: skip every feature that would phone home.
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.LabApp.news_url = None
+c.LabApp.extension_manager = "readonly"

@@ -1,0 +1,1 @@
+"""pairlab's server-side pieces for JupyterLab: logins, start-up and health."""

@@ -1,0 +1,108 @@
+"""Entry point of the jupyter service: prepare the session, then become JupyterLab."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pairlab_jupyter.identity import DEFAULT_ACCESS_FILE, AccessFileError, load_access
+
+log = logging.getLogger("pairlab.start")
+
+NOTEBOOK_DIR = Path("/home/pairlab/work")
+TEMPLATE_DIR = Path("/opt/pairlab/workspace")
+STATE_DIR = Path("/var/lib/pairlab")
+CPU_MAX_FILE = Path("/sys/fs/cgroup/cpu.max")
+
+# Each library reads its own variable; all of them get the container's CPU count.
+THREAD_POOL_VARIABLES = (
+    "POLARS_MAX_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_MAX_THREADS",
+    "RAYON_NUM_THREADS",
+)
+
+
+def cpu_limit(cpu_max_file: Path = CPU_MAX_FILE) -> int:
+    """Whole CPUs the container may use: its cgroup quota rounded up, else the cores."""
+    try:
+        quota, period = cpu_max_file.read_text().split()[:2]
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
+    if quota == "max":
+        return os.cpu_count() or 1
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+def size_thread_pools(environ: dict[str, str], *, cpus: int) -> list[str]:
+    """Set every thread-pool variable the user has not set; return those it set."""
+    changed = []
+    for name in THREAD_POOL_VARIABLES:
+        if not environ.get(name):
+            environ[name] = str(cpus)
+            changed.append(name)
+    return changed
+
+
+def seed_workspace(*, template_dir: Path, notebook_dir: Path, marker: Path) -> int:
+    """Copy the starter files once per interview; return how many were copied.
+
+    The marker lives in the state volume, so a restart never copies again: files the
+    candidate edited, renamed or deleted stay as the candidate left them.
+    """
+    if marker.exists() or not template_dir.is_dir():
+        return 0
+    copied = 0
+    for source in sorted(template_dir.rglob("*")):
+        target = notebook_dir / source.relative_to(template_dir)
+        if source.is_dir():
+            target.mkdir(exist_ok=True)
+        elif not target.exists():
+            shutil.copyfile(source, target)
+            copied += 1
+    marker.write_text("starter workspace copied\n")
+    return copied
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s[%(asctime)s] %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    access_file = Path(os.environ.get("PAIRLAB_ACCESS_FILE", DEFAULT_ACCESS_FILE))
+    try:
+        access = load_access(access_file)
+    except AccessFileError as error:
+        log.error("%s", error)
+        sys.exit(78)
+
+    cpus = cpu_limit()
+    changed = size_thread_pools(os.environ, cpus=cpus)
+    log.info("sized %d thread pools to %d CPUs", len(changed), cpus)
+
+    (STATE_DIR / "collab").mkdir(parents=True, exist_ok=True)
+    (STATE_DIR / "workspaces").mkdir(parents=True, exist_ok=True)
+    copied = seed_workspace(
+        template_dir=TEMPLATE_DIR,
+        notebook_dir=NOTEBOOK_DIR,
+        marker=STATE_DIR / "workspace-seeded",
+    )
+    log.info("copied %d starter files into %s", copied, NOTEBOOK_DIR)
+    log.info(
+        "starting JupyterLab for %s",
+        " and ".join(f"{p.name} ({p.role})" for p in access.people.values()),
+    )
+
+    os.execvp("jupyter", ["jupyter", "lab", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()
