@@ -1,0 +1,192 @@
+"""Issues the interview's logins: one secret token each for candidate and interviewer.
+
+Runs inside the datagen service, before Jupyter starts. Plaintext tokens go to the
+links volume, which only the ngrok service mounts, to print the two links; Jupyter
+gets the access file with names, colours and token hashes only, because code in the
+candidate's kernel can read whatever Jupyter can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger("pairlab.access")
+
+ACCESS_DIR = Path("/run/pairlab/access")
+LINKS_DIR = Path("/run/pairlab/links")
+MIN_TOKEN_LENGTH = 24
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
+NAME_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,60}")
+DEFAULT_INTERVIEW_MINUTES = 120
+
+
+class SettingError(Exception):
+    """A setting from .env is unusable; the message names it and the fix."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Role:
+    """A person's part in the interview and how they are told apart."""
+
+    username: str
+    name_variable: str
+    default_name: str
+    token_variable: str
+    color: str
+
+
+ROLES = (
+    Role(
+        username="candidate",
+        name_variable="CANDIDATE_NAME",
+        default_name="Candidate",
+        token_variable="JUPYTER_TOKEN",
+        color="#1a73e8",
+    ),
+    Role(
+        username="interviewer",
+        name_variable="INTERVIEWER_NAME",
+        default_name="Interviewer",
+        token_variable="INTERVIEWER_TOKEN",
+        color="#d93025",
+    ),
+)
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def read_name(env: Mapping[str, str], role: Role) -> str:
+    name = env.get(role.name_variable, "").strip() or role.default_name
+    if not NAME_PATTERN.fullmatch(name):
+        raise SettingError(
+            f"{role.name_variable} in .env must be 1 to 60 printable characters; "
+            f"shorten it or leave it empty for {role.default_name!r}."
+        )
+    return name
+
+
+def read_fixed_token(env: Mapping[str, str], role: Role) -> str | None:
+    token = env.get(role.token_variable, "").strip()
+    if not token:
+        return None
+    if len(token) < MIN_TOKEN_LENGTH or not TOKEN_PATTERN.fullmatch(token):
+        raise SettingError(
+            f"{role.token_variable} in .env must be at least {MIN_TOKEN_LENGTH} "
+            "letters, digits, '-' or '_'; leave it empty to get a fresh random token."
+        )
+    return token
+
+
+def read_minutes(env: Mapping[str, str]) -> int:
+    raw = env.get("INTERVIEW_MINUTES", "").strip() or str(DEFAULT_INTERVIEW_MINUTES)
+    if not raw.isdigit():
+        raise SettingError(
+            f"INTERVIEW_MINUTES in .env is {raw!r}; set it to a whole number of "
+            "minutes, or 0 for no time limit."
+        )
+    return int(raw)
+
+
+def issue(
+    env: Mapping[str, str],
+    *,
+    access_dir: Path = ACCESS_DIR,
+    links_dir: Path = LINKS_DIR,
+    now: datetime | None = None,
+) -> dict[str, bool]:
+    """Write the access file and the token files; return which tokens are new.
+
+    Running it again keeps every existing token and the start time, so restarting
+    the stack never invalidates links already sent; a token fixed in .env replaces
+    the stored one.
+    """
+    access_file = access_dir / "access.json"
+    previous = json.loads(access_file.read_text()) if access_file.exists() else None
+    previous_users = {u["username"]: u for u in (previous or {}).get("users", [])}
+    started_at = (previous or {}).get("started_at") or (
+        now or datetime.now(UTC)
+    ).isoformat(timespec="seconds")
+
+    users = []
+    issued = {}
+    for role in ROLES:
+        token_file = links_dir / f"{role.username}.token"
+        fixed = read_fixed_token(env, role)
+        kept = token_file.read_text().strip() if token_file.exists() else None
+        stored_hash = previous_users.get(role.username, {}).get("token_sha256")
+        if fixed is not None:
+            token = fixed
+        elif kept and stored_hash == _sha256(kept):
+            token = kept
+        else:
+            token = secrets.token_urlsafe(32)
+        issued[role.username] = token != kept
+        _write_private(token_file, token + "\n")
+        users.append(
+            {
+                "username": role.username,
+                "role": role.username,
+                "name": read_name(env, role),
+                "color": role.color,
+                "token_sha256": _sha256(token),
+            }
+        )
+
+    access = {
+        "version": 1,
+        "started_at": started_at,
+        "interview_minutes": read_minutes(env),
+        "users": users,
+    }
+    staging = access_dir / ".access.json.tmp"
+    staging.write_text(json.dumps(access, indent=2) + "\n")
+    staging.chmod(0o644)
+    staging.replace(access_file)
+    return issued
+
+
+def _write_private(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    staging.replace(path)
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    """Issue the logins from the environment; return a process exit code."""
+    try:
+        issued = issue(os.environ if env is None else env)
+    except SettingError as error:
+        log.error("%s", error)
+        return 2
+    fresh = [name for name, new in issued.items() if new]
+    kept = [name for name, new in issued.items() if not new]
+    log.info(
+        "issued logins: %s new, %s kept",
+        ", ".join(fresh) or "none",
+        ", ".join(kept) or "none",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s[%(asctime)s] %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    sys.exit(main())
