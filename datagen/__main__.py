@@ -1,0 +1,5 @@
+"""Entry point for `python -m datagen`."""
+
+from datagen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""Imperfections: the missing values, duplicates and typos a working analyst meets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    from datagen.scenario import Scenario, TableSpec
+
+# Non-ISO formats seen in real exports; day-first and month-first side by side
+# is the classic trap, since 03/04/2024 parses either way.
+ALTERNATIVE_DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%b %d %Y", "%Y%m%d")
+ALTERNATIVE_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%SZ")
+CASE_VARIANTS = 6
+DEFAULT_UNIT_FACTOR = 100.0
+
+
+def pick_rows(rng: np.random.Generator, height: int, rate: float) -> np.ndarray:
+    """Choose exactly round(rate * height) distinct rows, so a rate is met exactly."""
+    count = min(height, round(rate * height))
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.sort(rng.choice(height, size=count, replace=False))
+
+
+def spoil_table(
+    table: TableSpec, frame: pl.DataFrame, *, seed: int, scenario: Scenario
+) -> pl.DataFrame:
+    """Apply every imperfection knob of a table and its columns to a clean frame."""
+    from datagen.engine import rng_for
+
+    columns = []
+    for column in table.columns.values():
+        series = frame[column.name]
+        if column.mess and not column.hidden:
+            series = spoil_column(
+                series,
+                column.mess,
+                rng_for(seed, table.name, column.name, "mess"),
+                far_future=scenario.end,
+            )
+        columns.append(series)
+    spoiled = pl.DataFrame(columns)
+
+    if table.duplicates > 0:
+        rng = rng_for(seed, table.name, "__duplicates__")
+        copies = pick_rows(rng, spoiled.height, table.duplicates)
+        # Copies land at random places, as when an export is re-run and appended.
+        order_key = np.concatenate(
+            [
+                np.arange(spoiled.height, dtype=float),
+                rng.uniform(0, spoiled.height, copies.size),
+            ]
+        )
+        rows = np.concatenate([np.arange(spoiled.height), copies])
+        spoiled = spoiled.gather(rows[np.argsort(order_key, kind="stable")])
+    return spoiled
+
+
+def spoil_column(
+    series: pl.Series,
+    mess: dict[str, float],
+    rng: np.random.Generator,
+    *,
+    far_future: dt.date,
+) -> pl.Series:
+    """Apply a column's knobs in a fixed order, each on its own exact share of rows."""
+    height = series.len()
+    numeric = series.dtype.is_numeric()
+    temporal = series.dtype in (pl.Date, pl.Datetime) or isinstance(
+        series.dtype, pl.Datetime
+    )
+
+    if numeric and mess.get("unit_mixup", 0) > 0:
+        rows = pick_rows(rng, height, mess["unit_mixup"])
+        factor = mess.get("unit_factor", DEFAULT_UNIT_FACTOR)
+        series = _scatter_numeric(series, rows, series.gather(rows).to_numpy() * factor)
+    if numeric and mess.get("outliers", 0) > 0:
+        rows = pick_rows(rng, height, mess["outliers"])
+        factors = rng.uniform(8, 25, size=rows.size)
+        series = _scatter_numeric(
+            series, rows, series.gather(rows).to_numpy() * factors
+        )
+    if numeric and mess.get("impossible", 0) > 0:
+        rows = pick_rows(rng, height, mess["impossible"])
+        values = series.gather(rows).to_numpy().astype(float)
+        series = _scatter_numeric(series, rows, -np.maximum(np.abs(values), 1))
+    if temporal and mess.get("impossible", 0) > 0:
+        rows = pick_rows(rng, height, mess["impossible"])
+        # Typo years decades past the data's end: plainly in the future.
+        years = rng.integers(30, 80, size=rows.size)
+        shifted = series.gather(rows) + pl.Series(years * 365 * 86_400_000).cast(
+            pl.Duration("ms")
+        )
+        series = series.scatter(rows, shifted.cast(series.dtype))
+    if series.dtype == pl.String and mess.get("case_noise", 0) > 0:
+        series = _case_noise(series, pick_rows(rng, height, mess["case_noise"]), rng)
+    if temporal and mess.get("date_formats", 0) > 0:
+        series = _mixed_formats(
+            series, pick_rows(rng, height, mess["date_formats"]), rng
+        )
+    if mess.get("missing", 0) > 0:
+        rows = pick_rows(rng, height, mess["missing"])
+        series = series.scatter(rows, pl.Series([None] * rows.size, dtype=series.dtype))
+    return series
+
+
+def _scatter_numeric(
+    series: pl.Series, rows: np.ndarray, values: np.ndarray
+) -> pl.Series:
+    if rows.size == 0:
+        return series
+    if series.dtype.is_integer():
+        return series.scatter(
+            rows, pl.Series(np.rint(values).astype(np.int64)).cast(series.dtype)
+        )
+    decimals = 2 if series.dtype.is_float() else None
+    return series.scatter(
+        rows, pl.Series(np.round(values, decimals)).cast(series.dtype)
+    )
+
+
+def _variants(value: str) -> list[str]:
+    """Spellings a category drifts into when typed by hand in several systems."""
+    typo = value
+    if len(value) > 3:
+        middle = len(value) // 2
+        typo = value[:middle] + value[middle + 1 :]
+    swapped = value
+    if len(value) > 3:
+        swapped = value[:1] + value[2] + value[1] + value[3:]
+    return [
+        value.upper(),
+        value.lower(),
+        value.title(),
+        f" {value}",
+        f"{value} ",
+        typo or swapped,
+    ][:CASE_VARIANTS]
+
+
+def _case_noise(
+    series: pl.Series, rows: np.ndarray, rng: np.random.Generator
+) -> pl.Series:
+    if rows.size == 0:
+        return series
+    picked = series.gather(rows)
+    variant = rng.integers(0, CASE_VARIANTS, size=rows.size)
+    table = {
+        value: _variants(value) for value in picked.unique().drop_nulls().to_list()
+    }
+    values = picked.to_list()
+    noisy = [
+        table[value][index] if value is not None else None
+        for value, index in zip(values, variant.tolist(), strict=True)
+    ]
+    return series.scatter(rows, pl.Series(noisy, dtype=pl.String))
+
+
+def _mixed_formats(
+    series: pl.Series, rows: np.ndarray, rng: np.random.Generator
+) -> pl.Series:
+    is_date = series.dtype == pl.Date
+    text = series.dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%d %H:%M:%S")
+    if rows.size == 0:
+        return text
+    formats = ALTERNATIVE_DATE_FORMATS if is_date else ALTERNATIVE_TIME_FORMATS
+    choice = rng.integers(0, len(formats), size=rows.size)
+    picked = series.gather(rows)
+    rendered = pl.Series([None] * rows.size, dtype=pl.String)
+    for index, fmt in enumerate(formats):
+        mask = pl.Series(choice == index)
+        rendered = pl.select(
+            pl.when(mask).then(picked.dt.strftime(fmt)).otherwise(rendered)
+        ).to_series()
+    return text.scatter(rows, rendered)
