@@ -172,6 +172,13 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except SettingError as error:
         log.error("%s", error)
         return 2
+    except OSError as error:
+        log.error(
+            "could not write the logins (%s); run `docker compose down -v` and "
+            "`docker compose up -d --build` to start from fresh volumes.",
+            error,
+        )
+        return 1
     fresh = [name for name, new in issued.items() if new]
     kept = [name for name, new in issued.items() if not new]
     log.info(

@@ -112,7 +112,8 @@ def _draw_table(
     parent_index: np.ndarray | None = None
     if table.parent is None:
         assert table.rows is not None
-        height = max(1, round(table.rows * scale))
+        # Lookup tables such as a price list keep their size at any scale.
+        height = max(1, round(table.rows * (scale if table.scaled else 1.0)))
         if row_cap is not None:
             height = min(height, row_cap)
     else:
@@ -168,6 +169,8 @@ def _draw_column(
         values = pl.Series(p["values"])
         weights = _normalised(p.get("weights", [1] * len(p["values"])))
         index = rng.choice(len(weights), size=n, p=weights)
+        if p.get("cycle"):
+            index = np.arange(n) % len(weights)
         for effect in column.effects:
             mask = _condition(frame, effect["when"])
             chosen = rng.choice(len(weights), size=n, p=_normalised(effect["weights"]))

@@ -69,6 +69,8 @@ def spoil_column(
     far_future: dt.date,
 ) -> pl.Series:
     """Apply a column's knobs in a fixed order, each on its own exact share of rows."""
+    # scatter() writes in place; the caller's clean column must stay clean.
+    series = series.clone()
     height = series.len()
     numeric = series.dtype.is_numeric()
     temporal = series.dtype in (pl.Date, pl.Datetime) or isinstance(
@@ -125,22 +127,18 @@ def _scatter_numeric(
 
 
 def _variants(value: str) -> list[str]:
-    """Spellings a category drifts into when typed by hand in several systems."""
-    typo = value
+    """Spellings a category drifts into when typed by hand in several systems.
+
+    Every variant differs from the value itself, so a knob's rate is the share of
+    rows that really changed.
+    """
+    candidates = [value.upper(), value.title(), value.lower(), f" {value}", f"{value} "]
     if len(value) > 3:
         middle = len(value) // 2
-        typo = value[:middle] + value[middle + 1 :]
-    swapped = value
-    if len(value) > 3:
-        swapped = value[:1] + value[2] + value[1] + value[3:]
-    return [
-        value.upper(),
-        value.lower(),
-        value.title(),
-        f" {value}",
-        f"{value} ",
-        typo or swapped,
-    ][:CASE_VARIANTS]
+        candidates.append(value[:middle] + value[middle + 1 :])
+        candidates.append(value[:1] + value[2] + value[1] + value[3:])
+    distinct = [c for c in dict.fromkeys(candidates) if c != value]
+    return [distinct[i % len(distinct)] for i in range(CASE_VARIANTS)]
 
 
 def _case_noise(

@@ -50,7 +50,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     "lognormal": ({"median", "sigma"}, {"min", "max", "decimals"} | NUMERIC_MESS),
     "poisson": ({"lam"}, {"offset", "max"} | NUMERIC_MESS),
     "uniform": ({"low", "high"}, {"integer", "decimals"} | NUMERIC_MESS),
-    "category": ({"values"}, {"weights"} | TEXT_MESS),
+    "category": ({"values"}, {"weights", "cycle"} | TEXT_MESS),
     "bernoulli": ({"p"}, set()),
     "date": (set(), DATE_KEYS | DATE_MESS),
     "timestamp": (set(), DATE_KEYS | {"hour_weights"} | DATE_MESS),
@@ -60,7 +60,8 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     "derived": ({"expr"}, {"decimals"} | ANY_MESS),
 }
 
-TABLE_KEYS = {"description", "rows", "parent", "per_parent", "where", "duplicates"}
+TABLE_KEYS = {"description", "rows", "scaled", "parent", "per_parent", "where"}
+TABLE_KEYS |= {"duplicates"}
 TABLE_KEYS |= {"columns"}
 SCENARIO_KEYS = {"title", "description", "locale", "start", "end"}
 FINDING_KEYS = {"title", "description", "analysis", "check"}
@@ -118,6 +119,7 @@ class TableSpec:
     per_parent: float = 1.0
     where: str | None = None
     duplicates: float = 0.0
+    scaled: bool = True
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,7 @@ def _parse_table(
         per_parent=float(per_parent),
         where=spec.get("where"),
         duplicates=_rate(where, "duplicates", spec.get("duplicates", 0)),
+        scaled=bool(spec.get("scaled", True)),
     )
 
 
