@@ -51,14 +51,19 @@ def build_dataset(
     scale: float = 1.0,
     only: set[str] | None = None,
     row_cap: int | None = None,
+    given: dict[str, pl.DataFrame] | None = None,
 ) -> Dataset:
     """Generate the scenario's tables, clean and spoiled.
 
     `only` limits the spoiled output to some tables (their parents are still drawn);
-    `row_cap` bounds every base table, which validation uses for a quick dry run.
+    `row_cap` bounds every base table, which validation uses for a quick dry run;
+    `given` supplies clean tables already drawn with the same settings.
     """
-    clean: dict[str, pl.DataFrame] = {}
+    needed = scenario.tables.keys() if only is None else scenario.needed_for(only)
+    clean: dict[str, pl.DataFrame] = dict(given or {})
     for name in scenario.table_order():
+        if name not in needed or name in clean:
+            continue
         table = scenario.tables[name]
         clean[name] = _with_context(
             scenario,

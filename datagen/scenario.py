@@ -149,6 +149,13 @@ class Scenario:
     tables: dict[str, TableSpec]
     findings: tuple[Finding, ...]
 
+    def needed_for(self, names: set[str]) -> set[str]:
+        """The given tables plus every table they read from, directly or not."""
+        order: list[str] = []
+        for name in sorted(names):
+            _visit(self, name, order, ())
+        return set(order)
+
     def table_order(self) -> list[str]:
         """Return table names so that every table comes after those it reads from."""
         order: list[str] = []
