@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, WSMsgType, web
 
 HOP_BY_HOP = {
     "connection",
@@ -37,7 +37,13 @@ HOP_BY_HOP = {
     "host",
     "content-length",
 }
-KNOWN_POLICY_ACTIONS = {"basic-auth", "oauth", "restrict-ips", "custom-response", "deny"}
+KNOWN_POLICY_ACTIONS = {
+    "basic-auth",
+    "oauth",
+    "restrict-ips",
+    "custom-response",
+    "deny",
+}
 
 
 class AgentLog:
@@ -123,8 +129,12 @@ def build_edge(upstream: str, credentials: list[str], log: AgentLog) -> web.Appl
     session_holder: dict[str, ClientSession] = {}
 
     async def open_session(_: web.Application) -> None:
+        # No cookie jar: each visitor's cookies pass through untouched, and one
+        # visitor's login must never be replayed for the next.
         session_holder["session"] = ClientSession(
-            timeout=ClientTimeout(total=None, sock_connect=10), auto_decompress=False
+            timeout=ClientTimeout(total=None, sock_connect=10),
+            auto_decompress=False,
+            cookie_jar=DummyCookieJar(),
         )
 
     async def close_session(_: web.Application) -> None:
@@ -177,7 +187,11 @@ def build_edge(upstream: str, credentials: list[str], log: AgentLog) -> web.Appl
         target: str,
         headers: dict[str, str],
     ) -> web.StreamResponse:
-        for key in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions"):
+        for key in (
+            "Sec-WebSocket-Key",
+            "Sec-WebSocket-Version",
+            "Sec-WebSocket-Extensions",
+        ):
             headers.pop(key, None)
         protocols = [
             p.strip()
@@ -233,7 +247,9 @@ def build_api(tunnel: dict[str, Any]) -> web.Application:
 
     async def one_tunnel(request: web.Request) -> web.Response:
         if request.match_info["name"] != tunnel["name"]:
-            return web.json_response({"error_code": 100, "status_code": 404}, status=404)
+            return web.json_response(
+                {"error_code": 100, "status_code": 404}, status=404
+            )
         return web.json_response(tunnel)
 
     app.router.add_get("/api/tunnels", tunnels)
@@ -269,8 +285,14 @@ async def serve(args: argparse.Namespace, config: dict[str, Any]) -> None:
         host, port = address.rsplit(":", 1)
         await web.TCPSite(runner, host, int(port)).start()
         runners.append(runner)
-    log.write("info", "started tunnel", obj="tunnels", name="command_line",
-              addr=args.upstream, url=public_url)
+    log.write(
+        "info",
+        "started tunnel",
+        obj="tunnels",
+        name="command_line",
+        addr=args.upstream,
+        url=public_url,
+    )
     await asyncio.Event().wait()
 
 
@@ -278,7 +300,9 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     config = merge_configs(args.config)
     log = AgentLog(args.log)
-    token = str(config["agent"].get("authtoken") or os.environ.get("NGROK_AUTHTOKEN", ""))
+    token = str(
+        config["agent"].get("authtoken") or os.environ.get("NGROK_AUTHTOKEN", "")
+    )
     if not token:
         message = (
             "authentication failed: Usage of ngrok requires a verified account "

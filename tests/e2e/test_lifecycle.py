@@ -1,0 +1,79 @@
+"""Starting, failing and wiping whole stacks: each test brings up a stack of its own."""
+
+from __future__ import annotations
+
+from support.stack import Stack, wait_until
+
+
+def error_lines(logs: str) -> list[str]:
+    return [line for line in logs.splitlines() if line.startswith("ERROR[")]
+
+
+def test_down_v_leaves_no_container_volume_or_network(fresh_stack: Stack) -> None:
+    fresh_stack.up()
+    fresh_stack.links()
+    before = fresh_stack.leftovers()
+
+    fresh_stack.down()
+
+    assert len(before["containers"]) == 3, before
+    assert len(before["volumes"]) == 5, before
+    assert fresh_stack.leftovers() == {"containers": [], "volumes": [], "networks": []}
+
+
+def test_a_missing_ngrok_token_is_one_sentence_naming_the_setting(
+    fresh_stack: Stack,
+) -> None:
+    fresh_stack.settings["NGROK_AUTHTOKEN"] = ""
+    fresh_stack.up()
+
+    logs = wait_until(
+        lambda: (
+            fresh_stack.logs("ngrok")
+            if error_lines(fresh_stack.logs("ngrok"))
+            else None
+        ),
+        timeout=60,
+        what="an error line in ngrok's logs",
+    )
+
+    [line] = error_lines(logs)
+    assert "NGROK_AUTHTOKEN is empty" in line
+    assert ".env" in line
+    assert "LINK" not in logs
+
+
+def test_a_rejected_ngrok_token_is_one_sentence_naming_the_setting(
+    fresh_stack: Stack,
+) -> None:
+    fresh_stack.settings["NGROK_AUTHTOKEN"] = "revoked_token"
+    fresh_stack.settings["FAKE_NGROK_VALID_TOKEN"] = "the_real_token"
+    fresh_stack.up()
+
+    logs = wait_until(
+        lambda: (
+            fresh_stack.logs("ngrok")
+            if error_lines(fresh_stack.logs("ngrok"))
+            else None
+        ),
+        timeout=60,
+        what="an error line in ngrok's logs",
+    )
+
+    [line] = error_lines(logs)
+    assert "ngrok rejected NGROK_AUTHTOKEN" in line
+    assert ".env" in line
+    assert "revoked_token" not in logs
+
+
+def test_a_failing_datagen_keeps_jupyter_down_and_says_why(fresh_stack: Stack) -> None:
+    fresh_stack.settings["DATASET"] = "no_such_scenario"
+
+    result = fresh_stack.up(check=False)
+
+    assert result.returncode != 0
+    assert fresh_stack.container_state("datagen")["ExitCode"] != 0
+    assert fresh_stack.compose("ps", "--quiet", "jupyter").stdout.strip() == ""
+    [line] = error_lines(fresh_stack.logs("datagen"))
+    assert "DATASET" in line
+    assert "no_such_scenario" in line
