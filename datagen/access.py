@@ -102,32 +102,37 @@ def read_minutes(env: Mapping[str, str]) -> int:
 def issue(
     env: Mapping[str, str],
     *,
-    access_dir: Path = ACCESS_DIR,
-    links_dir: Path = LINKS_DIR,
+    access_dir: Path | None = None,
+    links_dir: Path | None = None,
     now: datetime | None = None,
 ) -> dict[str, bool]:
     """Write the access file and the token files; return which tokens are new.
 
-    Running it again keeps every existing token and the start time, so restarting
-    the stack never invalidates links already sent; a token fixed in .env replaces
-    the stored one.
+    Every setting is checked before anything is written. Running it again keeps
+    every existing token and the start time, so restarting the stack never
+    invalidates links already sent; a token fixed in .env replaces the stored one.
     """
+    access_dir = access_dir or ACCESS_DIR
+    links_dir = links_dir or LINKS_DIR
+    names = {role.username: read_name(env, role) for role in ROLES}
+    fixed_tokens = {role.username: read_fixed_token(env, role) for role in ROLES}
+    interview_minutes = read_minutes(env)
+
     access_file = access_dir / "access.json"
-    previous = json.loads(access_file.read_text()) if access_file.exists() else None
-    previous_users = {u["username"]: u for u in (previous or {}).get("users", [])}
-    started_at = (previous or {}).get("started_at") or (
-        now or datetime.now(UTC)
-    ).isoformat(timespec="seconds")
+    previous = json.loads(access_file.read_text()) if access_file.exists() else {}
+    previous_users = {u["username"]: u for u in previous.get("users", [])}
+    started_at = previous.get("started_at") or (now or datetime.now(UTC)).isoformat(
+        timespec="seconds"
+    )
 
     users = []
     issued = {}
     for role in ROLES:
         token_file = links_dir / f"{role.username}.token"
-        fixed = read_fixed_token(env, role)
         kept = token_file.read_text().strip() if token_file.exists() else None
         stored_hash = previous_users.get(role.username, {}).get("token_sha256")
-        if fixed is not None:
-            token = fixed
+        if fixed_tokens[role.username] is not None:
+            token = fixed_tokens[role.username]
         elif kept and stored_hash == _sha256(kept):
             token = kept
         else:
@@ -138,7 +143,7 @@ def issue(
             {
                 "username": role.username,
                 "role": role.username,
-                "name": read_name(env, role),
+                "name": names[role.username],
                 "color": role.color,
                 "token_sha256": _sha256(token),
             }
@@ -147,7 +152,7 @@ def issue(
     access = {
         "version": 1,
         "started_at": started_at,
-        "interview_minutes": read_minutes(env),
+        "interview_minutes": interview_minutes,
         "users": users,
     }
     staging = access_dir / ".access.json.tmp"
