@@ -33,9 +33,7 @@ c.ServerApp.tornado_settings = {
 }
 
 # Logins: one token per person, named, from the access file that datagen wrote.
-c.ServerApp.identity_provider_class = (
-    "pairlab_jupyter.identity.PairlabIdentityProvider"
-)
+c.ServerApp.identity_provider_class = "pairlab_jupyter.identity.PairlabIdentityProvider"
 # No shared server token: every login goes through a person's own token.
 c.IdentityProvider.token = ""
 # Names and colours come from .env; nobody renames themselves mid-interview.

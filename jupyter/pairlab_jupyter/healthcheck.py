@@ -1,4 +1,4 @@
-"""Docker healthcheck for the jupyter service: exit 0 when the server answers its API."""
+"""Docker healthcheck for the jupyter service: exit 0 when the server answers."""
 
 import json
 import sys

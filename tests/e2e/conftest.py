@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from support.jupyter import JupyterClient, Kernel
 from support.stack import Links, Stack
 

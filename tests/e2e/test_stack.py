@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+
 from support.jupyter import JupyterClient, Kernel
 from support.stack import Links, Stack
 
