@@ -28,6 +28,7 @@ MIN_TOKEN_LENGTH = 24
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_\-]+")
 NAME_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,60}")
 DEFAULT_INTERVIEW_MINUTES = 120
+DECIMAL_PATTERN = re.compile(r"[0-9]{1,6}(\.[0-9]{1,3})?")
 
 
 class SettingError(Exception):
@@ -89,14 +90,16 @@ def read_fixed_token(env: Mapping[str, str], role: Role) -> str | None:
     return token
 
 
-def read_minutes(env: Mapping[str, str]) -> int:
+def read_minutes(env: Mapping[str, str]) -> int | float:
     raw = env.get("INTERVIEW_MINUTES", "").strip() or str(DEFAULT_INTERVIEW_MINUTES)
-    if not raw.isdigit():
+    # Decimals such as 0.5 are allowed, so a rehearsal can end in seconds.
+    if not DECIMAL_PATTERN.fullmatch(raw):
         raise SettingError(
-            f"INTERVIEW_MINUTES in .env is {raw!r}; set it to a whole number of "
-            "minutes, or 0 for no time limit."
+            f"INTERVIEW_MINUTES in .env is {raw!r}; set it to a number of minutes "
+            "such as 120 or 0.5, or 0 for no time limit."
         )
-    return int(raw)
+    minutes = float(raw)
+    return int(minutes) if minutes.is_integer() else minutes
 
 
 def issue(

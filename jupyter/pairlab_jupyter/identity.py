@@ -58,7 +58,7 @@ class Access:
 
     people: dict[str, Person]
     started_at: datetime
-    interview_minutes: int
+    interview_minutes: float
 
     @property
     def candidate_deadline(self) -> datetime | None:
@@ -94,7 +94,7 @@ def load_access(path: Path) -> Access:
             for entry in raw["users"]
         }
         started_at = datetime.fromisoformat(raw["started_at"])
-        interview_minutes = int(raw["interview_minutes"])
+        interview_minutes = float(raw["interview_minutes"])
     except FileNotFoundError:
         raise AccessFileError(
             f"{path} is missing: the datagen service writes it, so start the stack "
