@@ -9,6 +9,16 @@ def error_lines(logs: str) -> list[str]:
     return [line for line in logs.splitlines() if line.startswith("ERROR[")]
 
 
+def logs_once_they_show_an_error(stack: Stack, service: str) -> str:
+    def logs_with_error() -> str | None:
+        logs = stack.logs(service)
+        return logs if error_lines(logs) else None
+
+    return wait_until(
+        logs_with_error, timeout=60, what=f"an error line in {service}'s logs"
+    )
+
+
 def test_down_v_leaves_no_container_volume_or_network(fresh_stack: Stack) -> None:
     fresh_stack.up()
     fresh_stack.links()
@@ -27,15 +37,7 @@ def test_a_missing_ngrok_token_is_one_sentence_naming_the_setting(
     fresh_stack.settings["NGROK_AUTHTOKEN"] = ""
     fresh_stack.up()
 
-    logs = wait_until(
-        lambda: (
-            fresh_stack.logs("ngrok")
-            if error_lines(fresh_stack.logs("ngrok"))
-            else None
-        ),
-        timeout=60,
-        what="an error line in ngrok's logs",
-    )
+    logs = logs_once_they_show_an_error(fresh_stack, "ngrok")
 
     [line] = error_lines(logs)
     assert "NGROK_AUTHTOKEN is empty" in line
@@ -50,15 +52,7 @@ def test_a_rejected_ngrok_token_is_one_sentence_naming_the_setting(
     fresh_stack.settings["FAKE_NGROK_VALID_TOKEN"] = "the_real_token"
     fresh_stack.up()
 
-    logs = wait_until(
-        lambda: (
-            fresh_stack.logs("ngrok")
-            if error_lines(fresh_stack.logs("ngrok"))
-            else None
-        ),
-        timeout=60,
-        what="an error line in ngrok's logs",
-    )
+    logs = logs_once_they_show_an_error(fresh_stack, "ngrok")
 
     [line] = error_lines(logs)
     assert "ngrok rejected NGROK_AUTHTOKEN" in line

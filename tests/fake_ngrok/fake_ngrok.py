@@ -296,29 +296,32 @@ async def serve(args: argparse.Namespace, config: dict[str, Any]) -> None:
     await asyncio.Event().wait()
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    config = merge_configs(args.config)
-    log = AgentLog(args.log)
-    token = str(
-        config["agent"].get("authtoken") or os.environ.get("NGROK_AUTHTOKEN", "")
-    )
+def authentication_error(token: str) -> str | None:
+    """What ngrok's cloud would say of this token, or None if it would accept it."""
     if not token:
-        message = (
+        return (
             "authentication failed: Usage of ngrok requires a verified account "
             "and authtoken. ERR_NGROK_4018"
         )
-        log.write("eror", "session closing", err=message)
-        print(f"ERROR:  {message}", file=sys.stderr)
-        return 1
     valid = os.environ.get("FAKE_NGROK_VALID_TOKEN", "")
     if valid and not hmac.compare_digest(token, valid):
-        message = (
+        return (
             "authentication failed: The authtoken you specified does not look like "
             "a proper ngrok tunnel authtoken. ERR_NGROK_105"
         )
-        log.write("eror", "session closing", err=message)
-        print(f"ERROR:  {message}", file=sys.stderr)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    config = merge_configs(args.config)
+    token = str(
+        config["agent"].get("authtoken") or os.environ.get("NGROK_AUTHTOKEN", "")
+    )
+    refusal = authentication_error(token)
+    if refusal:
+        AgentLog(args.log).write("eror", "session closing", err=refusal)
+        print(f"ERROR:  {refusal}", file=sys.stderr)
         return 1
     asyncio.run(serve(args, config))
     return 0
