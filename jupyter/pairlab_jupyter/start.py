@@ -97,7 +97,8 @@ def main() -> None:
     )
     log.info("copied %d starter files into %s", copied, NOTEBOOK_DIR)
     log.info(
-        "starting JupyterLab for %s",
+        "starting JupyterLab for %s; their links are in `docker compose logs ngrok`, "
+        "not in the server's own URLs below",
         " and ".join(f"{p.name} ({p.role})" for p in access.people.values()),
     )
 
