@@ -7,6 +7,7 @@ CONFIG=/etc/pairlab/ngrok/ngrok.yml
 LINKS_DIR=/run/pairlab/links
 AGENT_LOG=/tmp/ngrok-agent.log
 API=http://127.0.0.1:4040/api/tunnels
+POLICY=/tmp/front-door.yml
 UPSTREAM=${NGROK_UPSTREAM:-http://jupyter:8888}
 WAIT_SECONDS=${NGROK_WAIT_SECONDS:-60}
 
@@ -39,8 +40,20 @@ done
 AUTH_CONFIG=/tmp/ngrok-auth.yml
 umask 077
 printf 'version: 3\nagent:\n  authtoken: \"%s\"\n' "$NGROK_AUTHTOKEN" >"$AUTH_CONFIG"
-ngrok http "$UPSTREAM" --config "$CONFIG" --config "$AUTH_CONFIG" \
-  --log "$AGENT_LOG" --log-format logfmt &
+set -- http "$UPSTREAM" --config "$CONFIG" --config "$AUTH_CONFIG" \
+  --log "$AGENT_LOG" --log-format logfmt
+
+# The optional front door: ngrok's edge checks visitors before Jupyter sees them.
+# shellcheck source=ngrok/front_door.sh
+. "$(dirname "$0")/front_door.sh"
+if ! write_front_door_policy "$POLICY"; then
+  give_up "$FRONT_DOOR_ERROR"
+fi
+if [ -s "$POLICY" ]; then
+  set -- "$@" --traffic-policy-file "$POLICY"
+  log INFO "front door: $FRONT_DOOR_SUMMARY"
+fi
+ngrok "$@" &
 agent_pid=$!
 
 public_url=""
