@@ -61,7 +61,7 @@ class SaveOnStop(ExtensionApp):
 
         saved = unchanged = 0
         for room_id, room in rooms.items():
-            # A room still loading holds an empty document: saving it would wipe the file.
+            # A room still loading holds an empty document; saving it wipes the file.
             if not getattr(room, "ready", False):
                 continue
             held = snapshot(room_id, room.ydoc)
