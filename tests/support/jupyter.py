@@ -89,8 +89,8 @@ class Kernel:
             "buffers": [],
         }
 
-    def run(self, code: str, *, timeout: float = 60) -> Execution:
-        """Execute code and collect its outputs until the kernel is idle again."""
+    def submit(self, code: str) -> str:
+        """Send code to execute without waiting for it; return the request's id."""
         request = self._message(
             "execute_request",
             {
@@ -103,7 +103,11 @@ class Kernel:
             },
         )
         self.socket.send(json.dumps(request))
-        msg_id = request["header"]["msg_id"]
+        return request["header"]["msg_id"]
+
+    def run(self, code: str, *, timeout: float = 60) -> Execution:
+        """Execute code and collect its outputs until the kernel is idle again."""
+        msg_id = self.submit(code)
         execution = Execution()
         replied = idle = False
         deadline = time.monotonic() + timeout
@@ -134,6 +138,21 @@ class Kernel:
             if kind in ("stream", "execute_result", "error", "display_data"):
                 execution.outputs.append({"msg_type": kind, **content})
         return execution
+
+    def wait_for_state(self, states: set[str], *, timeout: float) -> str:
+        """Wait for a kernel status in states, from any request or from the server.
+
+        The server itself reports "restarting" and "dead", with no parent request,
+        when the kernel process dies under it; this is what the notebook UI shows.
+        """
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = json.loads(self.socket.recv(timeout=remaining))
+            if message["msg_type"] == "status":
+                state = message["content"]["execution_state"]
+                if state in states:
+                    return state
+        raise TimeoutError(f"the kernel reported none of {states} within {timeout}s")
 
     def shutdown(self) -> None:
         self._closing.close()
