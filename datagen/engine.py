@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from datagen.draws import poisson, weighted_choice, zipf_ranks
 from datagen.errors import ScenarioError
-from datagen.mess import spoil_table
+from datagen.mess import pick_rows, spoil_table
 from datagen.scenario import ColumnSpec, Scenario, TableSpec
 
 # Mimesis is slow per call, so a column draws a pool of values once and then
@@ -78,9 +79,7 @@ def build_dataset(
     for name, table in scenario.tables.items():
         if only is not None and name not in only:
             continue
-        spoiled = spoil_table(table, clean[name], seed=seed, scenario=scenario)
-        visible = [c.name for c in table.columns.values() if not c.hidden]
-        tables[name] = spoiled.select(visible)
+        tables[name] = spoil_table(table, clean[name], seed=seed, scenario=scenario)
     return Dataset(
         scenario=scenario, seed=seed, scale=scale, clean=clean, tables=tables
     )
@@ -135,13 +134,15 @@ def _draw_table(
         height = int(parent_index.size)
 
     frame = pl.DataFrame({"__row__": np.arange(height, dtype=np.int64)})
+    # Each foreign key's parent row numbers, so lookups gather instead of joining.
+    positions: dict[str, pl.Series] = {}
     for column in table.columns.values():
         series = _with_context(
             scenario,
             table,
             column.name,
             lambda c=column, f=frame: _draw_column(
-                scenario, table, c, f, clean, parent_index, seed=seed
+                scenario, table, c, f, clean, parent_index, positions, seed=seed
             ),
         )
         frame = frame.with_columns(series.alias(column.name))
@@ -155,6 +156,7 @@ def _draw_column(
     frame: pl.DataFrame,
     clean: dict[str, pl.DataFrame],
     parent_index: np.ndarray | None,
+    positions: dict[str, pl.Series],
     *,
     seed: int,
 ) -> pl.Series:
@@ -172,13 +174,14 @@ def _draw_column(
 
     if kind == "category":
         values = pl.Series(p["values"])
-        weights = _normalised(p.get("weights", [1] * len(p["values"])))
-        index = rng.choice(len(weights), size=n, p=weights)
+        weights = p.get("weights", [1] * len(p["values"]))
         if p.get("cycle"):
             index = np.arange(n) % len(weights)
+        else:
+            index = weighted_choice(rng, weights, n)
         for effect in column.effects:
             mask = _condition(frame, effect["when"])
-            chosen = rng.choice(len(weights), size=n, p=_normalised(effect["weights"]))
+            chosen = weighted_choice(rng, effect["weights"], n)
             index = np.where(mask, chosen, index)
         return values.gather(index)
 
@@ -196,18 +199,16 @@ def _draw_column(
         return _date_column(kind, p, rng, n, frame)
 
     if kind == "foreign_key":
-        return _foreign_key(scenario, column, rng, n, clean)
+        keys, positions[column.name] = _foreign_key(scenario, column, rng, n, clean)
+        return keys
 
     if kind == "lookup":
-        key = table.columns[p["key"]]
-        ref_table, ref_column = str(key.params["references"]).split(".")
-        source = clean[ref_table].select(
-            pl.col(ref_column).alias("__key__"), pl.col(p["column"]).alias("__value__")
-        )
-        looked_up = frame.select(pl.col(p["key"]).alias("__key__")).join(
-            source, on="__key__", how="left", maintain_order="left"
-        )
-        return looked_up["__value__"]
+        if p["key"] not in positions:
+            raise ValueError(f"its key {p['key']!r} is not defined above it")
+        ref_table = str(table.columns[p["key"]].params["references"]).split(".")[0]
+        # The key's parent rows are known from drawing it, so this is a gather;
+        # an orphan key has no parent row and looks up nothing, as a left join would.
+        return clean[ref_table][p["column"]].gather(positions[p["key"]])
 
     if kind == "parent":
         assert table.parent is not None and parent_index is not None
@@ -237,11 +238,6 @@ def format_ids(numbers: np.ndarray, column: ColumnSpec) -> pl.Series:
     ).to_series()
 
 
-def _normalised(weights) -> np.ndarray:
-    array = np.asarray(weights, dtype=float)
-    return array / array.sum()
-
-
 def _condition(frame: pl.DataFrame, expr: str) -> np.ndarray:
     mask = frame.select(pl.sql_expr(expr)).to_series().fill_null(False)
     return mask.cast(pl.Boolean).to_numpy()
@@ -265,9 +261,8 @@ def _numeric(kind: str, p: dict, rng: np.random.Generator, n: int) -> np.ndarray
     if kind == "lognormal":
         return float(p["median"]) * np.exp(rng.normal(0, float(p["sigma"]), size=n))
     if kind == "poisson":
-        return (rng.poisson(float(p["lam"]), size=n) + int(p.get("offset", 0))).astype(
-            float
-        )
+        counts = poisson(rng, float(p["lam"]), n) + int(p.get("offset", 0))
+        return counts.astype(float)
     return rng.uniform(float(p["low"]), float(p["high"]), size=n)
 
 
@@ -327,7 +322,7 @@ def _date_column(
         # A yearly growth rate: weight grows smoothly across the range.
         years = (days - days[0]).astype(int) / 365.25
         weights *= (1 + float(p["trend"])) ** years
-    chosen = days[rng.choice(days.size, size=n, p=weights / weights.sum())]
+    chosen = days[weighted_choice(rng, weights, n)]
     return _add_time(kind, p, rng, n, pl.Series(chosen).cast(pl.Date))
 
 
@@ -336,11 +331,8 @@ def _add_time(
 ) -> pl.Series:
     if kind == "date":
         return dates
-    hours = np.arange(24)
-    hour_weights = _normalised(p.get("hour_weights", [1] * 24))
-    seconds = rng.choice(hours, size=n, p=hour_weights) * 3600 + rng.integers(
-        0, 3600, size=n
-    )
+    hours = weighted_choice(rng, p.get("hour_weights", [1] * 24), n)
+    seconds = hours * 3600 + rng.integers(0, 3600, size=n)
     return (
         dates.cast(pl.Datetime("us"))
         + pl.Series(seconds * 1_000_000).cast(pl.Duration("us"))
@@ -353,25 +345,29 @@ def _foreign_key(
     rng: np.random.Generator,
     n: int,
     clean: dict[str, pl.DataFrame],
-) -> pl.Series:
+) -> tuple[pl.Series, pl.Series]:
+    """Return the keys drawn and the parent row each came from (null for orphans)."""
     ref_table, ref_column = str(column.params["references"]).split(".")
     keys = clean[ref_table][ref_column]
     skew = float(column.params.get("skew", 1.0))
     # Zipf-like popularity over a shuffled ranking: a few parents get most rows,
     # and they are not simply the ones with the lowest ids.
-    ranks = rng.permutation(keys.len()) + 1
-    weights = 1.0 / ranks.astype(float) ** skew
-    chosen = keys.gather(rng.choice(keys.len(), size=n, p=weights / weights.sum()))
+    ranking = rng.permutation(keys.len())
+    rows = pl.Series(ranking[zipf_ranks(rng, keys.len(), n, skew=skew)])
+    chosen = keys.gather(rows)
 
     orphan_rate = column.mess.get("orphans", 0.0)
     if orphan_rate <= 0:
-        return chosen
-    count = round(orphan_rate * n)
-    rows = rng.choice(n, size=count, replace=False)
+        return chosen, rows
+    orphans = pick_rows(rng, n, orphan_rate)
     ref_spec = scenario.tables[ref_table].columns[ref_column]
     start = int(ref_spec.params.get("start", 1)) + keys.len()
     # Keys just past the parent's last id, as if the parent rows had been deleted.
     orphan_keys = format_ids(
-        start + rng.integers(0, max(10, keys.len() // 10), count), ref_spec
+        start + rng.integers(0, max(10, keys.len() // 10), orphans.size), ref_spec
     )
-    return chosen.scatter(rows, orphan_keys.cast(chosen.dtype))
+    no_rows = pl.Series([None] * orphans.size, dtype=rows.dtype)
+    return (
+        chosen.scatter(orphans, orphan_keys.cast(chosen.dtype)),
+        rows.scatter(orphans, no_rows),
+    )

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 # is the classic trap, since 03/04/2024 parses either way.
 ALTERNATIVE_DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%b %d %Y", "%Y%m%d")
 ALTERNATIVE_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%Y-%m-%dT%H:%M:%SZ")
+ISO_DATE = "%Y-%m-%d"
+ISO_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 CASE_VARIANTS = 6
+# pick_rows shuffles all row numbers only when it keeps more than 1 in this many.
+SPARSE_PICK = 4
 DEFAULT_UNIT_FACTOR = 100.0
 
 
@@ -24,19 +28,34 @@ def pick_rows(rng: np.random.Generator, height: int, rate: float) -> np.ndarray:
     count = min(height, round(rate * height))
     if count == 0:
         return np.empty(0, dtype=np.int64)
-    return np.sort(rng.choice(height, size=count, replace=False))
+    if count * SPARSE_PICK > height:
+        return np.sort(rng.permutation(height)[:count])
+
+    # A few percent of a big table: shuffling every row number to keep a few is
+    # the slow part, so draw row numbers with repeats, keep the distinct ones and
+    # top up. Whichever distinct rows a round of draws gives, every set of that
+    # size was equally likely, and so is the random subset kept at the end.
+    chosen = np.empty(0, dtype=np.int64)
+    while chosen.size < count:
+        extra = rng.integers(0, height, size=count - chosen.size + count // 8 + 16)
+        chosen = np.union1d(chosen, extra)
+    return np.sort(rng.choice(chosen, size=count, replace=False))
 
 
 def spoil_table(
     table: TableSpec, frame: pl.DataFrame, *, seed: int, scenario: Scenario
 ) -> pl.DataFrame:
-    """Apply every imperfection knob of a table and its columns to a clean frame."""
+    """Apply every imperfection knob to a clean frame and return its visible columns."""
     from datagen.engine import rng_for
 
     columns = []
     for column in table.columns.values():
+        # Hidden columns only steer the drawing; dropping them here spares the
+        # duplicate rows' gather below from copying them.
+        if column.hidden:
+            continue
         series = frame[column.name]
-        if column.mess and not column.hidden:
+        if column.mess:
             series = spoil_column(
                 series,
                 column.mess,
@@ -50,14 +69,9 @@ def spoil_table(
         rng = rng_for(seed, table.name, "__duplicates__")
         copies = pick_rows(rng, spoiled.height, table.duplicates)
         # Copies land at random places, as when an export is re-run and appended.
-        order_key = np.concatenate(
-            [
-                np.arange(spoiled.height, dtype=float),
-                rng.uniform(0, spoiled.height, copies.size),
-            ]
-        )
-        rows = np.concatenate([np.arange(spoiled.height), copies])
-        spoiled = spoiled.gather(rows[np.argsort(order_key, kind="stable")])
+        places = np.sort(rng.integers(0, spoiled.height + 1, size=copies.size))
+        rows = np.insert(np.arange(spoiled.height), places, copies)
+        spoiled = spoiled.gather(rows)
     return spoiled
 
 
@@ -148,31 +162,48 @@ def _case_noise(
         return series
     picked = series.gather(rows)
     variant = rng.integers(0, CASE_VARIANTS, size=rows.size)
-    table = {
-        value: _variants(value) for value in picked.unique().drop_nulls().to_list()
-    }
-    values = picked.to_list()
-    noisy = [
-        table[value][index] if value is not None else None
-        for value, index in zip(values, variant.tolist(), strict=True)
-    ]
-    return series.scatter(rows, pl.Series(noisy, dtype=pl.String))
+    # Spell out the variants of each distinct value once, then pick by position:
+    # variant k of the i-th distinct value sits at i * CASE_VARIANTS + k.
+    distinct = picked.unique(maintain_order=True).drop_nulls()
+    spellings = pl.Series(
+        [spelling for value in distinct for spelling in _variants(value)],
+        dtype=pl.String,
+    )
+    number = picked.replace_strict(
+        distinct, np.arange(distinct.len()), return_dtype=pl.Int64
+    )
+    return series.scatter(rows, spellings.gather(number * CASE_VARIANTS + variant))
+
+
+def iso_text(series: pl.Series) -> pl.Series:
+    """Write dates as 2024-01-31 and timestamps as 2024-01-31 08:05:00."""
+    if series.dtype != pl.Date:
+        return series.dt.strftime(ISO_TIMESTAMP)
+    # A date column holds far fewer distinct days than rows, so each day is
+    # formatted once and gathered: formatting every row took ten times as long.
+    days = series.to_physical()
+    first, last = days.min(), days.max()
+    if first is None or last - first >= series.len():
+        return series.dt.strftime(ISO_DATE)
+    calendar = pl.int_range(first, last + 1, eager=True).cast(pl.Date)
+    return calendar.dt.strftime(ISO_DATE).gather(days - first).alias(series.name)
 
 
 def _mixed_formats(
     series: pl.Series, rows: np.ndarray, rng: np.random.Generator
 ) -> pl.Series:
     is_date = series.dtype == pl.Date
-    text = series.dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%d %H:%M:%S")
+    text = iso_text(series)
     if rows.size == 0:
         return text
     formats = ALTERNATIVE_DATE_FORMATS if is_date else ALTERNATIVE_TIME_FORMATS
     choice = rng.integers(0, len(formats), size=rows.size)
-    picked = series.gather(rows)
-    rendered = pl.Series([None] * rows.size, dtype=pl.String)
-    for index, fmt in enumerate(formats):
-        mask = pl.Series(choice == index)
-        rendered = pl.select(
-            pl.when(mask).then(picked.dt.strftime(fmt)).otherwise(rendered)
-        ).to_series()
-    return text.scatter(rows, rendered)
+    # Each row is formatted once, in its own format, and all land in one scatter.
+    groups = [rows[choice == index] for index in range(len(formats))]
+    rendered = pl.concat(
+        [
+            series.gather(group).dt.strftime(fmt)
+            for group, fmt in zip(groups, formats, strict=True)
+        ]
+    )
+    return text.scatter(np.concatenate(groups), rendered)

@@ -47,6 +47,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_table(frame: pl.DataFrame, path: Path, *, fmt: str) -> None:
+    """Write one table as CSV or Parquet, the way every dataset ships it."""
+    if fmt == "csv":
+        frame.write_csv(path, datetime_format="%Y-%m-%d %H:%M:%S")
+        return
+    # zstd at level 1 makes files about half the size of snappy or lz4 while
+    # writing faster than zstd's default level 3, whose extra squeeze is a few
+    # percent; pandas (pyarrow), polars and duckdb all read it. Statistics stay
+    # on so a lazy scan of a big table can skip row groups.
+    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
+
+
 def included_files(include_dir: Path | None) -> list[Path]:
     """The interviewer's own files to ship beside the generated ones, sorted."""
     if include_dir is None or not include_dir.is_dir():
@@ -103,10 +115,7 @@ def _write_staging(
         files = {}
         for fmt in formats:
             path = staging / f"{name}.{fmt}"
-            if fmt == "csv":
-                frame.write_csv(path, datetime_format="%Y-%m-%d %H:%M:%S")
-            else:
-                frame.write_parquet(path, compression="zstd", statistics=True)
+            write_table(frame, path, fmt=fmt)
             files[fmt] = {"name": path.name, "sha256": sha256_of(path)}
             generated.add(path.name)
         tables[name] = {"rows": frame.height, "columns": frame.columns, "files": files}
