@@ -89,8 +89,11 @@ class Kernel:
             "buffers": [],
         }
 
-    def submit(self, code: str) -> str:
-        """Send code to execute without waiting for it; return the request's id."""
+    def submit(self, code: str, *, cell_id: str | None = None) -> str:
+        """Send code to execute without waiting for it; return the request's id.
+
+        With cell_id, the request names its cell in the metadata, as JupyterLab does.
+        """
         request = self._message(
             "execute_request",
             {
@@ -102,12 +105,16 @@ class Kernel:
                 "stop_on_error": True,
             },
         )
+        if cell_id is not None:
+            request["metadata"]["cellId"] = cell_id
         self.socket.send(json.dumps(request))
         return request["header"]["msg_id"]
 
-    def run(self, code: str, *, timeout: float = 60) -> Execution:
+    def run(
+        self, code: str, *, timeout: float = 60, cell_id: str | None = None
+    ) -> Execution:
         """Execute code and collect its outputs until the kernel is idle again."""
-        msg_id = self.submit(code)
+        msg_id = self.submit(code, cell_id=cell_id)
         execution = Execution()
         replied = idle = False
         deadline = time.monotonic() + timeout
