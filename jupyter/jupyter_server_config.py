@@ -60,3 +60,12 @@ c.LabApp.workspaces_dir = "/var/lib/pairlab/workspaces"
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.news_url = None
 c.LabApp.extension_manager = "readonly"
+
+# The interview's record and time box: the server logs every cell run, with who ran
+# it, where the kernel cannot rewrite it as it happens; at the deadline it saves the
+# notebooks and closes the candidate's open connections.
+c.ServerApp.kernel_websocket_connection_class = (
+    "pairlab_jupyter.execlog.ExecutionLoggingConnection"
+)
+c.ExecutionLoggingConnection.execution_log = "/var/lib/pairlab/executions.jsonl"
+c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.timebox": True})
