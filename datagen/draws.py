@@ -20,22 +20,29 @@ POISSON_TAIL = 1e-18
 def weighted_choice(
     rng: np.random.Generator, weights: np.ndarray | list[float], size: int
 ) -> np.ndarray:
-    """Draw `size` indices into `weights`, each with probability weight / sum."""
+    """Draw `size` indices into `weights`, each with probability weight / sum.
+
+    The indices come in the smallest unsigned integer type that holds them: fresh
+    memory is slow to touch, so a million one-byte indices beat eight-byte ones.
+    """
     cumulative = np.cumsum(np.asarray(weights, dtype=float))
     cumulative /= cumulative[-1]
+    dtype = np.min_scalar_type(cumulative.size - 1)
     if cumulative.size <= THRESHOLD_OUTCOMES:
         uniforms = rng.random(size)
-        index = np.zeros(size, dtype=np.uint8)
+        index = np.zeros(size, dtype=dtype)
+        passed = np.empty(size, dtype=bool)
         for threshold in cumulative[:-1]:
-            index += uniforms >= threshold
-        return index.astype(np.int64)
+            np.greater_equal(uniforms, threshold, out=passed)
+            index += passed
+        return index
 
     # Many outcomes: draw how often each occurs, then put the rows in random
     # order; a multinomial count in a uniformly random order is exactly an
     # independent weighted draw per row.
     probabilities = np.diff(cumulative, prepend=0.0)
     counts = rng.multinomial(size, probabilities)
-    index = np.repeat(np.arange(cumulative.size, dtype=np.int64), counts)
+    index = np.repeat(np.arange(cumulative.size, dtype=dtype), counts)
     rng.shuffle(index)
     return index
 
@@ -48,23 +55,29 @@ def zipf_ranks(
     The ranks come from a power law's inverse CDF (a continuous Pareto cut to the
     range and floored), so the cost does not grow with the number of parents.
     """
-    uniforms = rng.random(size)
+    # In place where possible: each fresh array of a million rows costs more to
+    # touch than the arithmetic done on it.
+    positions = rng.random(size)
     top = count + 1.0
     if skew == 1.0:
-        positions = top**uniforms
+        np.power(top, positions, out=positions)
     else:
         power = 1.0 - skew
-        positions = (1.0 + uniforms * (top**power - 1.0)) ** (1.0 / power)
+        positions *= top**power - 1.0
+        positions += 1.0
+        np.power(positions, 1.0 / power, out=positions)
+    ranks = positions.astype(np.int64)
+    ranks -= 1
     # Rounding can land a hair past either end of the range.
-    return np.clip(np.floor(positions).astype(np.int64) - 1, 0, count - 1)
+    return np.clip(ranks, 0, count - 1, out=ranks)
 
 
 def poisson(rng: np.random.Generator, mean: float, size: int) -> np.ndarray:
-    """Draw `size` Poisson counts with the given mean."""
+    """Draw `size` Poisson counts with the given mean, as unsigned integers."""
     if mean <= 0:
-        return np.zeros(size, dtype=np.int64)
+        return np.zeros(size, dtype=np.uint8)
     if mean > POISSON_TABLE_MAX_MEAN:
-        return rng.poisson(mean, size=size).astype(np.int64)
+        return rng.poisson(mean, size=size).astype(np.uint64)
 
     probabilities = [math.exp(-mean)]
     while len(probabilities) <= mean or probabilities[-1] > POISSON_TAIL:

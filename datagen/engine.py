@@ -60,18 +60,23 @@ def build_dataset(
     `row_cap` bounds every base table, which validation uses for a quick dry run;
     `given` supplies clean tables already drawn with the same settings.
     """
-    needed = scenario.tables.keys() if only is None else scenario.needed_for(only)
+    needed = set(scenario.tables) if only is None else scenario.needed_for(only)
+    # A run for some tables skips the hidden columns only other tables read (the
+    # shop's orders.segment steers order_lines); a full run draws every column, so
+    # that validation checks each one.
+    hidden = None if only is None else scenario.hidden_columns_needed(needed)
     clean: dict[str, pl.DataFrame] = dict(given or {})
     for name in scenario.table_order():
         if name not in needed or name in clean:
             continue
         table = scenario.tables[name]
+        skipped = set() if hidden is None else _unread(table, hidden[name])
         clean[name] = _with_context(
             scenario,
             table,
             None,
-            lambda t=table: _draw_table(
-                scenario, t, clean, seed=seed, scale=scale, row_cap=row_cap
+            lambda t=table, s=skipped: _draw_table(
+                scenario, t, clean, seed=seed, scale=scale, row_cap=row_cap, skip=s
             ),
         )
 
@@ -83,6 +88,14 @@ def build_dataset(
     return Dataset(
         scenario=scenario, seed=seed, scale=scale, clean=clean, tables=tables
     )
+
+
+def _unread(table: TableSpec, hidden_needed: set[str]) -> set[str]:
+    return {
+        column.name
+        for column in table.columns.values()
+        if column.hidden and column.name not in hidden_needed
+    }
 
 
 def _with_context(scenario: Scenario, table: TableSpec, column: str | None, action):
@@ -112,6 +125,7 @@ def _draw_table(
     seed: int,
     scale: float,
     row_cap: int | None,
+    skip: set[str],
 ) -> pl.DataFrame:
     parent_index: np.ndarray | None = None
     if table.parent is None:
@@ -133,10 +147,13 @@ def _draw_table(
         parent_index = np.repeat(rows, counts)
         height = int(parent_index.size)
 
-    frame = pl.DataFrame({"__row__": np.arange(height, dtype=np.int64)})
+    # A placeholder that gives the frame its height; a null column takes no memory.
+    frame = pl.select(pl.repeat(None, height).alias("__row__"))
     # Each foreign key's parent row numbers, so lookups gather instead of joining.
     positions: dict[str, pl.Series] = {}
     for column in table.columns.values():
+        if column.name in skip:
+            continue
         series = _with_context(
             scenario,
             table,
@@ -166,8 +183,8 @@ def _draw_column(
     kind = column.kind
 
     if kind == "id":
-        numbers = np.arange(int(p.get("start", 1)), int(p.get("start", 1)) + n)
-        return format_ids(numbers, column)
+        start = int(p.get("start", 1))
+        return format_ids(pl.int_range(start, start + n, eager=True), column)
 
     if kind == "provider":
         return _provider_column(column, rng, n, seed=seed, table=table.name)
@@ -226,9 +243,9 @@ def _draw_column(
     raise AssertionError(f"unhandled kind {kind}")
 
 
-def format_ids(numbers: np.ndarray, column: ColumnSpec) -> pl.Series:
+def format_ids(numbers: np.ndarray | pl.Series, column: ColumnSpec) -> pl.Series:
     """Render id numbers as the column writes them: plain integers or prefixed text."""
-    series = pl.Series(numbers.astype(np.int64))
+    series = pl.Series(numbers).cast(pl.Int64)
     prefix = column.params.get("prefix")
     if not prefix:
         return series
@@ -261,18 +278,20 @@ def _numeric(kind: str, p: dict, rng: np.random.Generator, n: int) -> np.ndarray
     if kind == "lognormal":
         return float(p["median"]) * np.exp(rng.normal(0, float(p["sigma"]), size=n))
     if kind == "poisson":
-        counts = poisson(rng, float(p["lam"]), n) + int(p.get("offset", 0))
-        return counts.astype(float)
+        counts = poisson(rng, float(p["lam"]), n).astype(np.int64)
+        counts += int(p.get("offset", 0))
+        return counts
     return rng.uniform(float(p["low"]), float(p["high"]), size=n)
 
 
 def _finish_numeric(kind: str, p: dict, values: np.ndarray) -> pl.Series:
     if "min" in p or "max" in p:
         values = np.clip(values, p.get("min", -np.inf), p.get("max", np.inf))
-    if kind == "poisson" or (kind == "uniform" and p.get("integer")):
+    whole = kind == "poisson" or p.get("integer") or p.get("decimals") == 0
+    if whole and values.dtype.kind == "f":
         return pl.Series(np.rint(values).astype(np.int64))
-    if p.get("decimals") == 0:
-        return pl.Series(np.rint(values).astype(np.int64))
+    if whole:
+        return pl.Series(values.astype(np.int64, copy=False))
     if "decimals" in p:
         values = np.round(values, int(p["decimals"]))
     return pl.Series(values)
@@ -322,7 +341,9 @@ def _date_column(
         # A yearly growth rate: weight grows smoothly across the range.
         years = (days - days[0]).astype(int) / 365.25
         weights *= (1 + float(p["trend"])) ** years
-    chosen = days[weighted_choice(rng, weights, n)]
+    # Day numbers since 1970 are what a polars Date holds, so no conversion is due.
+    chosen = weighted_choice(rng, weights, n).astype(np.int32)
+    chosen += np.int32(days[0].astype("datetime64[D]").astype(np.int64))
     return _add_time(kind, p, rng, n, pl.Series(chosen).cast(pl.Date))
 
 
@@ -332,7 +353,7 @@ def _add_time(
     if kind == "date":
         return dates
     hours = weighted_choice(rng, p.get("hour_weights", [1] * 24), n)
-    seconds = hours * 3600 + rng.integers(0, 3600, size=n)
+    seconds = hours.astype(np.int64) * 3600 + rng.integers(0, 3600, size=n)
     return (
         dates.cast(pl.Datetime("us"))
         + pl.Series(seconds * 1_000_000).cast(pl.Duration("us"))

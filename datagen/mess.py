@@ -48,11 +48,18 @@ def spoil_table(
     """Apply every imperfection knob to a clean frame and return its visible columns."""
     from datagen.engine import rng_for
 
+    rows = None
+    if table.duplicates > 0:
+        rng = rng_for(seed, table.name, "__duplicates__")
+        copies = pick_rows(rng, frame.height, table.duplicates)
+        # Copies land at random places, as when an export is re-run and appended.
+        places = np.sort(rng.integers(0, frame.height + 1, size=copies.size))
+        rows = pl.Series(np.insert(np.arange(frame.height), places, copies))
+
     columns = []
     for column in table.columns.values():
-        # Hidden columns only steer the drawing; dropping them here spares the
-        # duplicate rows' gather below from copying them.
-        if column.hidden:
+        # Hidden columns only steer the drawing and are never shipped.
+        if column.hidden or column.name not in frame.columns:
             continue
         series = frame[column.name]
         if column.mess:
@@ -62,17 +69,10 @@ def spoil_table(
                 rng_for(seed, table.name, column.name, "mess"),
                 far_future=scenario.end,
             )
-        columns.append(series)
-    spoiled = pl.DataFrame(columns)
-
-    if table.duplicates > 0:
-        rng = rng_for(seed, table.name, "__duplicates__")
-        copies = pick_rows(rng, spoiled.height, table.duplicates)
-        # Copies land at random places, as when an export is re-run and appended.
-        places = np.sort(rng.integers(0, spoiled.height + 1, size=copies.size))
-        rows = np.insert(np.arange(spoiled.height), places, copies)
-        spoiled = spoiled.gather(rows)
-    return spoiled
+        # Copying in the duplicate rows column by column lets each spoiled column
+        # go before the next is made, so memory is reused rather than grown.
+        columns.append(series if rows is None else series.gather(rows))
+    return pl.DataFrame(columns)
 
 
 def spoil_column(

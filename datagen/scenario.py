@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,35 @@ class Scenario:
         for name in sorted(names):
             _visit(self, name, order, ())
         return set(order)
+
+    def hidden_columns_needed(self, names: set[str]) -> dict[str, set[str]]:
+        """Hidden columns that the visible columns of these tables read, per table.
+
+        Expressions are searched for column names as words, so a name that only
+        appears inside a string literal counts too: better drawn for nothing than
+        missing.
+        """
+        pending = [
+            (table, column.name)
+            for table in names
+            for column in self.tables[table].columns.values()
+            if not column.hidden
+        ]
+        for table in names:
+            spec = self.tables[table]
+            if spec.parent is not None and spec.where:
+                pending += _named(self.tables[spec.parent], [spec.where])
+        seen: set[tuple[str, str]] = set()
+        while pending:
+            step = pending.pop()
+            if step not in seen and step[0] in names:
+                seen.add(step)
+                pending += _reads(self, *step)
+        hidden: dict[str, set[str]] = {table: set() for table in names}
+        for table, column in seen:
+            if self.tables[table].columns[column].hidden:
+                hidden[table].add(column)
+        return hidden
 
     def table_order(self) -> list[str]:
         """Return table names so that every table comes after those it reads from."""
@@ -558,6 +588,29 @@ def _visit(
         if need != name:
             _visit(scenario, need, order, (*path, name))
     order.append(name)
+
+
+def _named(table: TableSpec, texts: list[str]) -> list[tuple[str, str]]:
+    words = {word for text in texts for word in re.findall(r"[A-Za-z_]\w*", text)}
+    return [(table.name, name) for name in table.columns if name in words]
+
+
+def _reads(scenario: Scenario, table_name: str, name: str) -> list[tuple[str, str]]:
+    """The (table, column) pairs one column's values are drawn from."""
+    table = scenario.tables[table_name]
+    column = table.columns[name]
+    params = column.params
+    texts = [str(effect["when"]) for effect in column.effects]
+    texts += [str(params[key]) for key in ("expr", "after", "key") if key in params]
+    reads = _named(table, texts)
+    if column.kind == "foreign_key":
+        reads.append(tuple(str(params["references"]).split(".")))
+    elif column.kind == "lookup":
+        key = table.columns[str(params["key"])]
+        reads.append((str(key.params["references"]).split(".")[0], params["column"]))
+    elif column.kind == "parent" and table.parent is not None:
+        reads.append((table.parent, params["column"]))
+    return reads
 
 
 def _suggest(name: str, known: Any) -> str:
