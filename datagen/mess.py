@@ -35,10 +35,12 @@ def pick_rows(rng: np.random.Generator, height: int, rate: float) -> np.ndarray:
     # the slow part, so draw row numbers with repeats, keep the distinct ones and
     # top up. Whichever distinct rows a round of draws gives, every set of that
     # size was equally likely, and so is the random subset kept at the end.
-    chosen = np.empty(0, dtype=np.int64)
-    while chosen.size < count:
-        extra = rng.integers(0, height, size=count - chosen.size + count // 8 + 16)
-        chosen = np.union1d(chosen, extra)
+    taken = np.zeros(height, dtype=bool)
+    found = 0
+    while found < count:
+        taken[rng.integers(0, height, size=count - found + count // 8 + 16)] = True
+        found = int(np.count_nonzero(taken))
+    chosen = np.flatnonzero(taken)
     return np.sort(rng.choice(chosen, size=count, replace=False))
 
 
