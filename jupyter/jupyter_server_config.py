@@ -69,3 +69,7 @@ c.ServerApp.kernel_websocket_connection_class = (
 )
 c.ExecutionLoggingConnection.execution_log = "/var/lib/pairlab/executions.jsonl"
 c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.timebox": True})
+
+# A restart must not lose the last second of typing: save shared documents on the
+# way down, so file and collaboration store agree when the rooms reload.
+c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.savestop": True})
