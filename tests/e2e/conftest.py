@@ -59,12 +59,8 @@ def stack(
     built_images: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """One running stack shared by the read-only end-to-end tests."""
-    shared = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        shared.up()
+    with Stack(tmp_path_factory.mktemp("stack")).running() as shared:
         yield shared
-    finally:
-        shared.down()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -131,6 +132,15 @@ class Stack:
 
     def down(self) -> subprocess.CompletedProcess[str]:
         return self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+    @contextmanager
+    def running(self) -> Iterator[Stack]:
+        """Up for the with-block, then wiped, even when bringing it up failed."""
+        try:
+            self.up()
+            yield self
+        finally:
+            self.down()
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", service).stdout
