@@ -421,12 +421,9 @@ def test_failed_logins_are_logged_with_the_client_address_the_tunnel_forwarded(
 def bounded_stack(
     built_images: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    own = Stack(tmp_path_factory.mktemp("bounded"), settings=dict(BOUNDED_SETTINGS))
-    try:
-        own.up()
+    bounded = Stack(tmp_path_factory.mktemp("bounded"), settings=dict(BOUNDED_SETTINGS))
+    with bounded.running() as own:
         yield own
-    finally:
-        own.down()
 
 
 @pytest.fixture(scope="module")

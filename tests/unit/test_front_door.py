@@ -73,6 +73,15 @@ def check_documented_shape(policy: dict[str, Any]) -> None:
                 assert action["type"] == "deny", action
 
 
+def written_policy(tmp_path: Path, **settings: str) -> tuple[dict[str, Any], str]:
+    """The policy and summary for settings that must work, checked for its shape."""
+    outcome = front_door(tmp_path, **settings)
+    assert outcome.status == 0, outcome.error
+    assert outcome.policy is not None
+    check_documented_shape(outcome.policy)
+    return outcome.policy, outcome.summary
+
+
 def test_the_front_door_is_off_by_default_and_writes_no_policy(
     tmp_path: Path,
 ) -> None:
@@ -84,36 +93,30 @@ def test_the_front_door_is_off_by_default_and_writes_no_policy(
 def test_basic_auth_puts_every_login_under_one_basic_auth_action(
     tmp_path: Path,
 ) -> None:
-    outcome = front_door(
+    policy, summary = written_policy(
         tmp_path,
         NGROK_FRONT_DOOR="basic-auth",
         NGROK_BASIC_AUTH=" ada:correct*horse , bob:12345678,",
     )
 
-    assert outcome.status == 0, outcome.error
-    assert outcome.policy is not None
-    check_documented_shape(outcome.policy)
-    [rule] = outcome.policy["on_http_request"]
+    [rule] = policy["on_http_request"]
     [action] = rule["actions"]
     assert action["type"] == "basic-auth"
     assert action["config"]["credentials"] == ["ada:correct*horse", "bob:12345678"]
-    assert "2 login(s)" in outcome.summary
-    assert "horse" not in outcome.summary
+    assert "2 login(s)" in summary
+    assert "horse" not in summary
 
 
 def test_google_oauth_signs_in_with_google_then_denies_unlisted_addresses(
     tmp_path: Path,
 ) -> None:
-    outcome = front_door(
+    policy, _ = written_policy(
         tmp_path,
         NGROK_FRONT_DOOR="google-oauth",
         NGROK_OAUTH_ALLOWED_EMAILS="Ada@Example.com,b.c+x@mail.example.co.uk",
     )
 
-    assert outcome.status == 0, outcome.error
-    assert outcome.policy is not None
-    check_documented_shape(outcome.policy)
-    sign_in, gate = outcome.policy["on_http_request"]
+    sign_in, gate = policy["on_http_request"]
     assert sign_in == {"actions": [{"type": "oauth", "config": {"provider": "google"}}]}
     assert gate["actions"] == [{"type": "deny"}]
     assert gate["expressions"] == [
@@ -123,16 +126,13 @@ def test_google_oauth_signs_in_with_google_then_denies_unlisted_addresses(
 
 
 def test_ip_allowlist_allows_only_the_listed_ranges_as_cidrs(tmp_path: Path) -> None:
-    outcome = front_door(
+    policy, _ = written_policy(
         tmp_path,
         NGROK_FRONT_DOOR="ip-allowlist",
         NGROK_ALLOWED_IPS="203.0.113.7, 198.51.100.0/24,2001:db8::/48,::1",
     )
 
-    assert outcome.status == 0, outcome.error
-    assert outcome.policy is not None
-    check_documented_shape(outcome.policy)
-    [rule] = outcome.policy["on_http_request"]
+    [rule] = policy["on_http_request"]
     assert rule["actions"] == [
         {
             "type": "restrict-ips",
@@ -169,11 +169,12 @@ def test_each_documented_example_is_what_the_script_writes(
     example_value = env_example_settings()[setting]
     documented = (EXAMPLES / f"{door}.example.yml").read_text()
 
-    outcome = front_door(tmp_path, NGROK_FRONT_DOOR=door, **{setting: example_value})
+    policy, _ = written_policy(
+        tmp_path, NGROK_FRONT_DOOR=door, **{setting: example_value}
+    )
 
-    assert outcome.status == 0, outcome.error
     assert f"{setting}={example_value}" in documented
-    assert outcome.policy == yaml.safe_load(documented)
+    assert policy == yaml.safe_load(documented)
 
 
 @pytest.mark.parametrize(
