@@ -224,7 +224,10 @@ def build_edge(upstream: str, credentials: list[str], log: AgentLog) -> web.Appl
                     await sink.send_str(message.data)
                 else:
                     break
-            await sink.close()
+            # Pass the close code on, as ngrok's edge does: apps signal with it.
+            # 1005 and 1006 only describe a close and may not be sent in one.
+            code = source.close_code
+            await sink.close(code=1000 if code in (None, 1005, 1006) else code)
 
         await asyncio.gather(
             pump(client_ws, upstream_ws),
