@@ -1,0 +1,325 @@
+"""A whole short interview through the tunnel: typing, runs, the time box, the export.
+
+One stack with a two-minute time box plays a scripted session once (module
+fixture); each test then checks one promise against what the session recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from pairlab_jupyter.export import State, playback_data, unpack
+from pairlab_jupyter.notice import notice_lead
+from support.collab import NotebookPeer, cell, disk_cells, until
+from support.jupyter import Execution, JupyterClient, Kernel
+from support.stack import REPO, Links, Stack, wait_until
+
+INTERVIEW_MINUTES = 2
+CANDIDATE_NAME = "Ada Lovelace"
+INTERVIEWER_NAME = "Grace Hopper"
+NOTEBOOK = "interview.ipynb"
+# Edits this far apart land in different playback states (which merge per second).
+STATE_GAP = 1.6
+NOTICE_WORDS = "Time is nearly up"
+
+
+@dataclass
+class Session:
+    """What the scripted session did and saw, for the tests to check."""
+
+    stack: Stack
+    links: Links
+    deadline: datetime
+    starter: list[tuple[str, str, str]]
+    typed_at: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, Execution] = field(default_factory=dict)
+    candidate_close_code: int | None = None
+    candidate_kernel_close_code: int | None = None
+    after_deadline: dict[str, int] = field(default_factory=dict)
+    interviewer_edit_on_disk: bool = False
+    export_stdout: str = ""
+    export_folder: Path | None = None
+
+
+def starter_cells() -> list[tuple[str, str, str]]:
+    notebook = json.loads((REPO / "jupyter/workspace/interview.ipynb").read_text())
+    return [(c["id"], c["cell_type"], "".join(c["source"])) for c in notebook["cells"]]
+
+
+def read_deadline(stack: Stack) -> datetime:
+    raw = stack.exec("jupyter", "cat", "/run/pairlab/access/access.json").stdout
+    access = json.loads(raw)
+    started = datetime.fromisoformat(access["started_at"])
+    return started + timedelta(minutes=float(access["interview_minutes"]))
+
+
+async def sleep_until(moment: datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+
+def kernel_close_code(kernel: Kernel) -> int | None:
+    try:
+        kernel.socket.recv(timeout=0.2)
+    except TimeoutError:
+        return None
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else 1006
+    return None
+
+
+async def play(session: Session) -> None:
+    """The scripted interview: two people, one notebook, one kernel, a deadline."""
+    base, links = session.links.base_url, session.links
+    candidate = NotebookPeer(base, links.candidate_token, NOTEBOOK)
+    interviewer = NotebookPeer(base, links.interviewer_token, NOTEBOOK)
+    await candidate.join()
+    await interviewer.join()
+    candidate_api = JupyterClient(base, links.candidate_token)
+    interviewer_api = JupyterClient(base, links.interviewer_token)
+    kernel = await asyncio.to_thread(candidate_api.start_kernel)
+    shared = await asyncio.to_thread(Kernel, interviewer_api, kernel.kernel_id)
+
+    async def type_into(peer: NotebookPeer, label: str, edit: Any) -> None:
+        edit(peer.notebook)
+        session.typed_at[label] = time.time()
+        if candidate.connected and interviewer.connected:
+            await until(
+                lambda: candidate.sources() == interviewer.sources(),
+                timeout=10,
+                what=f"both peers to see {label}",
+            )
+        await asyncio.sleep(STATE_GAP)
+
+    def source_of(notebook: Any, cell_id: str) -> Any:
+        index = [str(c["id"]) for c in notebook.ycells].index(cell_id)
+        return notebook.ycells[index]["source"]
+
+    await asyncio.sleep(STATE_GAP)
+    await type_into(
+        candidate,
+        "first line",
+        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-answer", "x = 21"))),
+    )
+    await type_into(
+        candidate,
+        "second line",
+        lambda nb: source_of(nb, "e2e-answer").insert(6, "\nprint(x * 2)"),
+    )
+    session.runs["answer"] = await asyncio.to_thread(
+        kernel.run, "x = 21\nprint(x * 2)", cell_id="e2e-answer"
+    )
+    await type_into(
+        candidate,
+        "mistake",
+        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-ratio", "1 / 0"))),
+    )
+    session.runs["mistake"] = await asyncio.to_thread(
+        kernel.run, "1 / 0", cell_id="e2e-ratio"
+    )
+    await type_into(
+        interviewer,
+        "fix",
+        lambda nb: source_of(nb, "e2e-ratio").insert(4, "2"),
+    )
+    session.runs["fix"] = await asyncio.to_thread(
+        shared.run, "1 / 20", cell_id="e2e-ratio"
+    )
+
+    # The last minutes: the candidate's next run carries the notice.
+    total = timedelta(minutes=INTERVIEW_MINUTES)
+    await sleep_until(session.deadline - notice_lead(total) + timedelta(seconds=1))
+    session.runs["late"] = await asyncio.to_thread(
+        kernel.run, "print('late')", cell_id="e2e-answer"
+    )
+    await type_into(
+        candidate,
+        "last words",
+        lambda nb: source_of(nb, "e2e-answer").insert(0, "# last words\n"),
+    )
+
+    # The deadline: the server closes the candidate's sockets by itself.
+    await until(
+        lambda: candidate.close_code,
+        timeout=(session.deadline - datetime.now(UTC)).total_seconds() + 20,
+        what="the server closing the candidate's notebook socket",
+    )
+    session.candidate_close_code = candidate.close_code
+    session.candidate_kernel_close_code = wait_until(
+        lambda: kernel_close_code(kernel),
+        timeout=10,
+        what="the server closing the candidate's kernel socket",
+    )
+    for who, api in (("candidate", candidate_api), ("interviewer", interviewer_api)):
+        session.after_deadline[who] = api.get("/api/contents").status_code
+    session.after_deadline["candidate link"] = httpx.get(
+        links.candidate, timeout=30
+    ).status_code
+    await type_into(
+        interviewer,
+        "after time",
+        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-after", "# verdict"))),
+    )
+    session.interviewer_edit_on_disk = await until(
+        lambda: "e2e-after" in disk_cells(base, links.interviewer_token, NOTEBOOK),
+        timeout=15,
+        what="the interviewer's edit after the deadline on disk",
+    )
+    await interviewer.leave()
+    shared.socket.close()
+    candidate_api.close()
+    interviewer_api.close()
+
+
+@pytest.fixture(scope="module")
+def session(
+    built_images: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Session]:
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    stack = Stack(
+        workdir,
+        settings={
+            "INTERVIEW_MINUTES": str(INTERVIEW_MINUTES),
+            "CANDIDATE_NAME": CANDIDATE_NAME,
+            "INTERVIEWER_NAME": INTERVIEWER_NAME,
+            "EXPORT_DIR": str(workdir / "interviews"),
+        },
+    )
+    try:
+        stack.up()
+        played = Session(
+            stack=stack,
+            links=stack.links(),
+            deadline=read_deadline(stack),
+            starter=starter_cells(),
+        )
+        asyncio.run(play(played))
+        exported = stack.compose("--profile", "export", "run", "--rm", "export")
+        played.export_stdout = exported.stdout
+        played.export_folder = workdir / exported.stdout.strip()
+        yield played
+    finally:
+        stack.down()
+
+
+def notebook_cells(folder: Path) -> list[tuple[str, str, str]]:
+    notebook = json.loads((folder / "notebooks" / NOTEBOOK).read_text())
+    return [(c["id"], c["cell_type"], "".join(c["source"])) for c in notebook["cells"]]
+
+
+def playback_states(folder: Path) -> list[State]:
+    data = playback_data((folder / "playback.html").read_text())
+    return unpack(data["notebooks"][NOTEBOOK])
+
+
+def test_the_export_lands_in_a_dated_folder_named_for_the_candidate(
+    session: Session,
+) -> None:
+    folder = session.export_folder
+    day = session.deadline.strftime("%Y-%m-%d")
+
+    assert folder is not None
+    assert folder.name == f"{day}-ada-lovelace", session.export_stdout
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "execution-log.csv",
+        "execution-log.json",
+        "notebooks",
+        "playback.html",
+    ]
+    assert (folder / "notebooks" / "interview.html").stat().st_size > 10_000
+
+
+def test_the_exported_notebook_holds_what_both_people_typed(session: Session) -> None:
+    cells = notebook_cells(session.export_folder)
+
+    assert cells == [
+        *session.starter,
+        ("e2e-answer", "code", "# last words\nx = 21\nprint(x * 2)"),
+        ("e2e-ratio", "code", "1 / 20"),
+        ("e2e-after", "code", "# verdict"),
+    ]
+
+
+def test_the_execution_log_lists_every_run_in_order_with_who_and_outcome(
+    session: Session,
+) -> None:
+    log = json.loads((session.export_folder / "execution-log.json").read_text())
+
+    summary = [
+        (e["ran_by"], e["role"], e["notebook"], e["cell_id"], e["source"], e["status"])
+        for e in log
+    ]
+    assert summary == [
+        (
+            "Ada Lovelace",
+            "candidate",
+            NOTEBOOK,
+            "e2e-answer",
+            "x = 21\nprint(x * 2)",
+            "ok",
+        ),
+        ("Ada Lovelace", "candidate", NOTEBOOK, "e2e-ratio", "1 / 0", "error"),
+        ("Grace Hopper", "interviewer", NOTEBOOK, "e2e-ratio", "1 / 20", "ok"),
+        ("Ada Lovelace", "candidate", NOTEBOOK, "e2e-answer", "print('late')", "ok"),
+    ]
+    assert log[1]["error"] == "ZeroDivisionError: division by zero"
+    assert [e["execution_count"] for e in log] == [1, 2, 3, 4]
+    for entry in log:
+        started = datetime.fromisoformat(entry["started_at"])
+        finished = datetime.fromisoformat(entry["finished_at"])
+        assert started <= finished <= session.deadline, entry
+
+
+def test_the_playback_starts_with_the_starter_and_ends_with_the_final_notebook(
+    session: Session,
+) -> None:
+    states = playback_states(session.export_folder)
+
+    assert list(states[0].cells) == session.starter
+    assert list(states[-1].cells) == notebook_cells(session.export_folder)
+    assert [s.time for s in states] == sorted(s.time for s in states)
+
+
+def test_a_middle_playback_state_shows_the_first_line_alone_at_its_clock_time(
+    session: Session,
+) -> None:
+    states = playback_states(session.export_folder)
+    typed = session.typed_at["first line"]
+
+    [middle] = [
+        s for s in states if typed - 1 <= s.time < session.typed_at["second line"]
+    ]
+    assert list(middle.cells) == [*session.starter, ("e2e-answer", "code", "x = 21")]
+    assert abs(middle.time - typed) < 1.5, (middle.time, typed)
+
+
+def test_the_notice_shows_under_a_late_run_and_not_under_an_early_one(
+    session: Session,
+) -> None:
+    assert NOTICE_WORDS in session.runs["late"].stderr
+    assert session.runs["late"].stdout == "late\n"
+    assert NOTICE_WORDS not in session.runs["answer"].stderr
+    assert session.runs["answer"].stdout == "42\n"
+
+
+def test_at_the_deadline_the_candidate_is_cut_off_and_the_interviewer_is_not(
+    session: Session,
+) -> None:
+    assert session.candidate_close_code == 4403
+    assert session.candidate_kernel_close_code == 4403
+    assert session.after_deadline == {
+        "candidate": 403,
+        "interviewer": 200,
+        "candidate link": 302,
+    }
+    assert session.interviewer_edit_on_disk
