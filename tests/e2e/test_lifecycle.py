@@ -19,16 +19,29 @@ def logs_once_they_show_an_error(stack: Stack, service: str) -> str:
     )
 
 
-def test_down_v_leaves_no_container_volume_or_network(fresh_stack: Stack) -> None:
+def test_down_v_leaves_nothing_but_the_export_folder(fresh_stack: Stack) -> None:
+    export_dir = fresh_stack.workdir / "interviews"
+    fresh_stack.settings["EXPORT_DIR"] = str(export_dir)
     fresh_stack.up()
     fresh_stack.links()
+    printed = fresh_stack.compose("--profile", "export", "run", "--rm", "export")
     before = fresh_stack.leftovers()
 
     fresh_stack.down()
 
+    # The export's own container went with --rm; the three services remain.
     assert len(before["containers"]) == 3, before
     assert len(before["volumes"]) == 5, before
     assert fresh_stack.leftovers() == {"containers": [], "volumes": [], "networks": []}
+    folder = export_dir / printed.stdout.strip().removeprefix("interviews/")
+    assert [p.name for p in export_dir.iterdir()] == [folder.name]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "execution-log.csv",
+        "execution-log.json",
+        "notebooks",
+        "playback.html",
+    ]
+    assert (folder / "notebooks" / "interview.ipynb").stat().st_size > 1000
 
 
 def test_a_missing_ngrok_token_is_one_sentence_naming_the_setting(
