@@ -149,8 +149,13 @@ def _draw_table(
 
     # A placeholder that gives the frame its height; a null column takes no memory.
     frame = pl.select(pl.repeat(None, height).alias("__row__"))
-    # Each foreign key's parent row numbers, so lookups gather instead of joining.
-    positions: dict[str, pl.Series] = {}
+    # The parent row numbers of each foreign key a lookup reads, so lookups gather
+    # instead of joining; the others' are let go at once.
+    positions: dict[str, pl.Series | None] = {
+        str(column.params["key"]): None
+        for column in table.columns.values()
+        if column.kind == "lookup" and column.name not in skip
+    }
     for column in table.columns.values():
         if column.name in skip:
             continue
@@ -173,7 +178,7 @@ def _draw_column(
     frame: pl.DataFrame,
     clean: dict[str, pl.DataFrame],
     parent_index: np.ndarray | None,
-    positions: dict[str, pl.Series],
+    positions: dict[str, pl.Series | None],
     *,
     seed: int,
 ) -> pl.Series:
@@ -216,16 +221,19 @@ def _draw_column(
         return _date_column(kind, p, rng, n, frame)
 
     if kind == "foreign_key":
-        keys, positions[column.name] = _foreign_key(scenario, column, rng, n, clean)
+        keys, rows = _foreign_key(scenario, column, rng, n, clean)
+        if column.name in positions:
+            positions[column.name] = rows
         return keys
 
     if kind == "lookup":
-        if p["key"] not in positions:
+        rows = positions.get(p["key"])
+        if rows is None:
             raise ValueError(f"its key {p['key']!r} is not defined above it")
         ref_table = str(table.columns[p["key"]].params["references"]).split(".")[0]
         # The key's parent rows are known from drawing it, so this is a gather;
         # an orphan key has no parent row and looks up nothing, as a left join would.
-        return clean[ref_table][p["column"]].gather(positions[p["key"]])
+        return clean[ref_table][p["column"]].gather(rows)
 
     if kind == "parent":
         assert table.parent is not None and parent_index is not None

@@ -179,28 +179,41 @@ def _case_noise(
 
 def iso_text(series: pl.Series) -> pl.Series:
     """Write dates as 2024-01-31 and timestamps as 2024-01-31 08:05:00."""
+    calendar = _calendar(series)
+    if calendar is None:
+        fmt = ISO_DATE if series.dtype == pl.Date else ISO_TIMESTAMP
+        return series.dt.strftime(fmt)
+    text, codes = calendar
+    return text.gather(codes).alias(series.name)
+
+
+def _calendar(series: pl.Series) -> tuple[pl.Series, np.ndarray] | None:
+    """ISO text for each day a date column spans, and each row's place in it.
+
+    A date column holds far fewer distinct days than rows, so each day is
+    formatted once and gathered: formatting every row took ten times as long.
+    None for timestamps, and for dates spread too thinly for this to pay.
+    """
     if series.dtype != pl.Date:
-        return series.dt.strftime(ISO_TIMESTAMP)
-    # A date column holds far fewer distinct days than rows, so each day is
-    # formatted once and gathered: formatting every row took ten times as long.
+        return None
     days = series.to_physical()
     first, last = days.min(), days.max()
     if first is None or last - first >= series.len():
-        return series.dt.strftime(ISO_DATE)
-    calendar = pl.int_range(first, last + 1, eager=True).cast(pl.Date)
-    return calendar.dt.strftime(ISO_DATE).gather(days - first).alias(series.name)
+        return None
+    span = pl.int_range(first, last + 1, eager=True).cast(pl.Date)
+    text = pl.concat([span.dt.strftime(ISO_DATE), pl.Series([None], dtype=pl.String)])
+    # A missing day points one past the span, at the null appended there.
+    codes = (days - first).fill_null(last - first + 1).to_numpy()
+    return text, codes.astype(np.uint32)
 
 
 def _mixed_formats(
     series: pl.Series, rows: np.ndarray, rng: np.random.Generator
 ) -> pl.Series:
     is_date = series.dtype == pl.Date
-    text = iso_text(series)
-    if rows.size == 0:
-        return text
     formats = ALTERNATIVE_DATE_FORMATS if is_date else ALTERNATIVE_TIME_FORMATS
     choice = rng.integers(0, len(formats), size=rows.size)
-    # Each row is formatted once, in its own format, and all land in one scatter.
+    # Each row is formatted once, in its own format.
     groups = [rows[choice == index] for index in range(len(formats))]
     rendered = pl.concat(
         [
@@ -208,4 +221,13 @@ def _mixed_formats(
             for group, fmt in zip(groups, formats, strict=True)
         ]
     )
-    return text.scatter(np.concatenate(groups), rendered)
+    regrouped = np.concatenate(groups)
+
+    calendar = _calendar(series)
+    if calendar is None:
+        return iso_text(series).scatter(regrouped, rendered)
+    # Point the picked rows past the calendar at their own text, so the column's
+    # million strings are written once rather than written and then patched.
+    text, codes = calendar
+    codes[regrouped] = np.arange(text.len(), text.len() + rows.size, dtype=np.uint32)
+    return pl.concat([text, rendered]).gather(codes).alias(series.name)
