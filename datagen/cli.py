@@ -1,12 +1,4 @@
-"""Command line for datagen: list, validate, generate, answer-key and prepare.
-
-Examples:
-    python -m datagen list
-    python -m datagen validate my_scenario.toml
-    python -m datagen generate --out ./dataset --scale 10
-    python -m datagen answer-key shop --seed 7
-    docker compose run --rm datagen answer-key
-"""
+"""Command line for datagen: list, validate, generate, answer-key and more."""
 
 from __future__ import annotations
 
@@ -15,14 +7,16 @@ import importlib
 import logging
 import os
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from datagen.engine import build_dataset
 from datagen.errors import DatagenError, SettingError
-from datagen.output import FORMATS, write_dataset
-from datagen.scenario import builtin_scenarios, load_scenario
+from datagen.output import FORMATS, included_files, write_dataset
+from datagen.scenario import builtin_scenarios, custom_scenarios, load_scenario
 
 log = logging.getLogger("datagen")
 
@@ -95,36 +89,133 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
     return Settings(scenario=scenario, seed=seed, scale=scale, formats=formats)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes read like every other datagen error."""
+
+    def error(self, message: str) -> NoReturn:
+        log.error(
+            "%s: %s; run `%s --help` for the options and examples.",
+            self.prog,
+            message,
+            self.prog,
+        )
+        raise SystemExit(2)
+
+
+def _command(
+    commands: argparse._SubParsersAction, name: str, summary: str, text: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.dedent(text).strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with help that reads like a man page."""
     scenarios = ", ".join(builtin_scenarios()) or "(none found)"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m datagen",
-        description=(
-            "Generate realistic, reproducible, deliberately imperfect datasets for "
-            f"data-science interviews. Built-in scenarios: {scenarios}."
-        ),
-        epilog=(
-            "Environment: DATASET (scenario name or .toml path, default shop), "
-            "DATASET_SEED (default 42), DATASET_SCALE (default 1.0), "
-            "DATASET_FORMATS (default csv,parquet). Options override them. "
-            "Example: python -m datagen generate --out ./dataset --scale 10"
-        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(
+            f"""
+            Generate realistic, reproducible, deliberately imperfect datasets for
+            data-science interviews, from scenario files that plant findings for
+            a good candidate to uncover.
+
+            Built-in scenarios: {scenarios}.
+            Your own: .toml files in ./scenarios, named without the .toml.
+            Writing one: see datagen/README.md.
+            """
+        ).strip(),
+        epilog=textwrap.dedent(
+            """
+            environment (an option on the command line wins):
+              DATASET          scenario name or .toml path (default: shop)
+              DATASET_SEED     random seed, a whole number (default: 42)
+              DATASET_SCALE    size multiplier, 1 is interview size (default: 1)
+              DATASET_FORMATS  csv, parquet or csv,parquet (default: both)
+
+            examples:
+              python -m datagen list
+              python -m datagen validate scenarios/my_case.toml
+              python -m datagen answer-key my_case --seed 7
+              python -m datagen generate shop --out ./dataset --scale 10
+              docker compose run --rm datagen answer-key
+
+            Run `python -m datagen COMMAND --help` for each command's details.
+            """
+        ).strip(),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    commands.add_parser("list", help="list the built-in scenarios and their tables")
-    commands.add_parser("providers", help="list the mimesis providers a column may use")
+    _command(
+        commands,
+        "list",
+        "list the scenarios you can name, built-in and your own",
+        """
+        List every scenario DATASET can name: the built-in ones, then the .toml
+        files in your scenarios folder, each with its title and tables.
 
-    validate = commands.add_parser(
-        "validate", help="check a scenario file and dry-run it; writes nothing"
+        example:
+          python -m datagen list
+        """,
+    )
+    _command(
+        commands,
+        "providers",
+        "list the mimesis providers a provider column may use",
+        """
+        List every provider.method a column of kind "provider" may name, such as
+        person.full_name or address.city.
+
+        example:
+          python -m datagen providers | grep address
+        """,
+    )
+    validate = _command(
+        commands,
+        "validate",
+        "check a scenario and dry-run it on a few rows; writes nothing",
+        f"""
+        Check a scenario file, draw {VALIDATION_ROWS} rows of each table and run
+        every planted finding's check query, so that a mistake shows up as one
+        sentence naming the file, table, column and key to fix. Writes nothing.
+        Exits 0 if the scenario is valid and 2 if not.
+
+        examples:
+          python -m datagen validate scenarios/my_case.toml
+          docker compose run --rm datagen validate my_case
+        """,
     )
     _common(validate)
 
-    generate = commands.add_parser("generate", help="write a dataset into a folder")
+    generate = _command(
+        commands,
+        "generate",
+        "write a dataset into a folder",
+        """
+        Generate the scenario's tables and write them into a folder with a data
+        dictionary (data_dictionary.md and .json) and a manifest.json of
+        checksums. The folder shows either the old dataset or the whole new one,
+        never a half-written mix. The same scenario, seed and scale always give
+        the same bytes.
+
+        examples:
+          python -m datagen generate --out ./dataset
+          python -m datagen generate subscriptions --out ./dataset --seed 7
+          python -m datagen generate shop --out ./big --scale 100 --formats parquet
+        """,
+    )
     _common(generate)
     generate.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="folder to write into"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder to write into; files datagen wrote there before are replaced",
     )
     generate.add_argument(
         "--include",
@@ -133,17 +224,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of your own files to ship beside the generated ones",
     )
 
-    key = commands.add_parser(
-        "answer-key", help="print the planted findings and traps; writes nothing"
+    key = _command(
+        commands,
+        "answer-key",
+        "print the planted findings and data traps; writes nothing",
+        """
+        Print the interviewer's answer key to standard output: each planted
+        finding, how a candidate would find it, its check query and the value
+        this very dataset shows, then every data-quality trap with its rate.
+        Use the seed and scale the interview uses. Never send it to the
+        candidate: datagen never writes it into the dataset.
+
+        examples:
+          python -m datagen answer-key shop
+          docker compose run --rm datagen answer-key > answer-key.txt
+        """,
     )
     _common(key)
 
-    prepare = commands.add_parser(
+    prepare = _command(
+        commands,
         "prepare",
-        help=(
-            f"what the compose service runs: generate into {PREPARE_OUT} with "
-            f"{PREPARE_INCLUDE} included, then run datagen/access.py if present"
-        ),
+        "what the compose service runs at `docker compose up`",
+        f"""
+        Generate the dataset DATASET names into {PREPARE_OUT}, ship the files of
+        {PREPARE_INCLUDE} (your ./data folder) beside it, then issue the
+        interview's logins. The compose service runs it; you rarely need to.
+
+        example, as the compose service runs it:
+          python -m datagen prepare
+        """,
     )
     _common(prepare, positional=False)
     prepare.add_argument(
@@ -161,16 +271,25 @@ def _common(parser: argparse.ArgumentParser, *, positional: bool = True) -> None
             "scenario",
             nargs="?",
             metavar="SCENARIO",
-            help="built-in name or path to a .toml file (default: $DATASET or shop)",
+            help=(
+                "built-in name, name of a file in ./scenarios, or path to a .toml "
+                "file (default: $DATASET, else shop)"
+            ),
         )
-    parser.add_argument("--seed", help="random seed (default: $DATASET_SEED or 42)")
+    parser.add_argument(
+        "--seed",
+        metavar="N",
+        help="random seed, a whole number (default: $DATASET_SEED, else 42)",
+    )
     parser.add_argument(
         "--scale",
-        help="size multiplier, 1 is interview size (default: $DATASET_SCALE or 1)",
+        metavar="X",
+        help="size multiplier, 1 is interview size (default: $DATASET_SCALE, else 1)",
     )
     parser.add_argument(
         "--formats",
-        help="csv, parquet or csv,parquet (default: $DATASET_FORMATS or both)",
+        metavar="LIST",
+        help="csv, parquet or csv,parquet (default: $DATASET_FORMATS, else both)",
     )
 
 
@@ -188,14 +307,30 @@ def main(argv: list[str] | None = None) -> int:
     except DatagenError as error:
         log.error("%s", error)
         return error.exit_code
+    except OSError as error:
+        # A folder that is missing, read-only or full: say which, not a traceback.
+        where = error.filename or "a file datagen needed"
+        log.error(
+            "%s: %s; check that the path exists and that datagen may read and write "
+            "it (in compose, the volumes and ./data, ./scenarios mounts).",
+            where,
+            error.strerror or error,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for name, path in builtin_scenarios().items():
-        scenario = load_scenario(path)
-        print(f"{name:<16}{scenario.title}: {', '.join(scenario.tables)}")
+    rows = [("built-in", name, path) for name, path in builtin_scenarios().items()]
+    rows += [("yours", name, path) for name, path in custom_scenarios().items()]
+    for origin, name, path in rows:
+        try:
+            scenario = load_scenario(path)
+        except DatagenError:
+            print(f"{name:<16}{origin:<10}not valid: run `validate {name}` to see why")
+            continue
+        print(f"{name:<16}{origin:<10}{scenario.title}: {', '.join(scenario.tables)}")
     return 0
 
 
@@ -226,10 +361,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = settings_from(args, dict(os.environ))
     started = time.perf_counter()
     scenario = load_scenario(settings.scenario)
+    # Refuse a scenario file among the included files before spending the time.
+    included_files(args.include)
     log.info(
-        "datagen generating scenario %s with DATASET_SEED=%d DATASET_SCALE=%g "
+        "datagen generating scenario %s (%s) with DATASET_SEED=%d DATASET_SCALE=%g "
         "DATASET_FORMATS=%s",
         scenario.name,
+        scenario.path,
         settings.seed,
         settings.scale,
         ",".join(settings.formats),

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,27 @@ def included_files(include_dir: Path | None) -> list[Path]:
         if path.name in SKIPPED_INCLUDES or path.name.startswith("."):
             continue
         if not path.is_file():
-            log.warning(
-                "WARNING skipped %s: only files are included, not folders", path
-            )
+            log.warning("skipped %s: only files are included, not folders", path)
             continue
+        if _is_scenario(path):
+            raise OutputError(
+                f"{path} is a scenario file, and everything in ./data is copied to "
+                "the candidate with its planted findings; move it to ./scenarios "
+                "and set DATASET to its name."
+            )
         chosen.append(path)
     return chosen
+
+
+def _is_scenario(path: Path) -> bool:
+    """Whether a file reads as a datagen scenario, whatever it is called."""
+    if path.stat().st_size > 10 * 2**20:
+        return False
+    try:
+        parsed = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "tables" in parsed or "findings" in parsed
 
 
 def write_dataset(

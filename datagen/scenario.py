@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -13,6 +14,11 @@ from typing import Any
 from datagen.errors import ScenarioError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+# Where your own scenario files are found by name. The datagen image sets it to
+# /scenarios, where compose mounts ./scenarios read-only; run from a checkout,
+# it is the scenarios folder of the current directory.
+CUSTOM_DIR_VARIABLE = "PAIRLAB_SCENARIO_DIR"
+CUSTOM_DIR_DEFAULT = "scenarios"
 
 # The rate each imperfection knob takes when a scenario just says `true`; a few
 # percent is what a working analyst meets in an ordinary export.
@@ -199,20 +205,39 @@ def builtin_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
 
 
+def custom_scenarios() -> dict[str, Path]:
+    """Map each scenario file in your own scenarios folder to its name."""
+    folder = Path(os.environ.get(CUSTOM_DIR_VARIABLE) or CUSTOM_DIR_DEFAULT)
+    if not folder.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
+
+
 def resolve_scenario_path(name_or_path: str) -> Path:
-    """Turn a scenario name or a path to a .toml file into an existing path."""
-    builtins = builtin_scenarios()
-    if name_or_path in builtins:
-        return builtins[name_or_path]
+    """Turn a scenario name or a path to a .toml file into an existing path.
+
+    A path to an existing .toml file wins, then a file of that name in your own
+    scenarios folder (so a copy of a built-in you edited is the one used), then a
+    built-in scenario.
+    """
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" and candidate.is_file():
         return candidate
-    close = difflib.get_close_matches(name_or_path, list(builtins), n=3)
+    custom = custom_scenarios()
+    name = candidate.stem if candidate.suffix == ".toml" else name_or_path
+    if name in custom and candidate.name in (name, f"{name}.toml"):
+        return custom[name]
+    builtins = builtin_scenarios()
+    if name_or_path in builtins:
+        return builtins[name_or_path]
+    known = [*custom, *builtins]
+    close = difflib.get_close_matches(name, known, n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise ScenarioError(
         f"Scenario '{name_or_path}' (DATASET in .env) is neither a built-in "
-        f"scenario nor an existing .toml file; {hint}set DATASET to one of "
-        f"{', '.join(builtins)} or to the path of a scenario file."
+        f"scenario, nor a file in your scenarios folder, nor an existing .toml "
+        f"file; {hint}set DATASET to one of {', '.join(dict.fromkeys(known))}, or "
+        f"put {name}.toml in ./scenarios and set DATASET={name}."
     )
 
 
