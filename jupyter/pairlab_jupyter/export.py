@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,8 +258,9 @@ def _escape(text: str) -> str:
 
 
 def slug(text: str) -> str:
-    """A folder-name-safe version of a person's name."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "candidate"
+    """A folder-name-safe version of a person's name: "José Núñez" -> "jose-nunez"."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-") or "candidate"
 
 
 def new_folder(export_dir: Path, name: str) -> Path:
@@ -376,13 +378,17 @@ def export(
 ) -> Path:
     """Write one interview's export folder; return its path."""
     started = time.monotonic()
+    if not access_file.exists():
+        # `docker compose run` makes empty volumes when the stack's are gone.
+        raise ExportError(
+            "there is no interview to export (its volumes are empty or gone): run "
+            "the export before `docker compose down -v`, and run `docker compose "
+            "down -v` again to remove the empty volumes this run made."
+        )
     try:
         access = load_access(access_file)
     except AccessFileError as error:
-        raise ExportError(
-            f"{error} The export needs the stack's volumes: run it in the pairlab "
-            "folder before `docker compose down -v`."
-        ) from None
+        raise ExportError(str(error)) from None
     if not find_notebooks(notebook_dir):
         raise ExportError(
             f"no notebooks in {notebook_dir}: run the export before "

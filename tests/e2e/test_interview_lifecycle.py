@@ -48,6 +48,7 @@ class Session:
     candidate_kernel_close_code: int | None = None
     after_deadline: dict[str, int] = field(default_factory=dict)
     interviewer_edit_on_disk: bool = False
+    end_of_access_log: list[str] = field(default_factory=list)
     export_stdout: str = ""
     export_folder: Path | None = None
 
@@ -105,36 +106,42 @@ async def play(session: Session) -> None:
         index = [str(c["id"]) for c in notebook.ycells].index(cell_id)
         return notebook.ycells[index]["source"]
 
+    def new_cell(cell_id: str, source: str) -> Any:
+        return lambda nb: nb.ycells.append(nb.create_ycell(cell(cell_id, source)))
+
+    def insert(cell_id: str, at: int, text: str) -> Any:
+        return lambda nb: source_of(nb, cell_id).insert(at, text)
+
+    # Who types what, then which run (if any) follows: label, kernel, code, cell.
+    script = [
+        (candidate, "first line", new_cell("e2e-answer", "x = 21"), None),
+        (
+            candidate,
+            "second line",
+            insert("e2e-answer", 6, "\nprint(x * 2)"),
+            ("answer", kernel, "x = 21\nprint(x * 2)", "e2e-answer"),
+        ),
+        (
+            candidate,
+            "mistake",
+            new_cell("e2e-ratio", "1 / 0"),
+            ("mistake", kernel, "1 / 0", "e2e-ratio"),
+        ),
+        (
+            interviewer,
+            "fix",
+            insert("e2e-ratio", 4, "2"),
+            ("fix", shared, "1 / 20", "e2e-ratio"),
+        ),
+    ]
     await asyncio.sleep(STATE_GAP)
-    await type_into(
-        candidate,
-        "first line",
-        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-answer", "x = 21"))),
-    )
-    await type_into(
-        candidate,
-        "second line",
-        lambda nb: source_of(nb, "e2e-answer").insert(6, "\nprint(x * 2)"),
-    )
-    session.runs["answer"] = await asyncio.to_thread(
-        kernel.run, "x = 21\nprint(x * 2)", cell_id="e2e-answer"
-    )
-    await type_into(
-        candidate,
-        "mistake",
-        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-ratio", "1 / 0"))),
-    )
-    session.runs["mistake"] = await asyncio.to_thread(
-        kernel.run, "1 / 0", cell_id="e2e-ratio"
-    )
-    await type_into(
-        interviewer,
-        "fix",
-        lambda nb: source_of(nb, "e2e-ratio").insert(4, "2"),
-    )
-    session.runs["fix"] = await asyncio.to_thread(
-        shared.run, "1 / 20", cell_id="e2e-ratio"
-    )
+    for peer, label, edit, run in script:
+        await type_into(peer, label, edit)
+        if run is not None:
+            name, runner, code, cell_id = run
+            session.runs[name] = await asyncio.to_thread(
+                runner.run, code, cell_id=cell_id
+            )
 
     # The last minutes: the candidate's next run carries the notice.
     total = timedelta(minutes=INTERVIEW_MINUTES)
@@ -142,11 +149,7 @@ async def play(session: Session) -> None:
     session.runs["late"] = await asyncio.to_thread(
         kernel.run, "print('late')", cell_id="e2e-answer"
     )
-    await type_into(
-        candidate,
-        "last words",
-        lambda nb: source_of(nb, "e2e-answer").insert(0, "# last words\n"),
-    )
+    await type_into(candidate, "last words", insert("e2e-answer", 0, "# last words\n"))
 
     # The deadline: the server closes the candidate's sockets by itself.
     await until(
@@ -165,11 +168,7 @@ async def play(session: Session) -> None:
     session.after_deadline["candidate link"] = httpx.get(
         links.candidate, timeout=30
     ).status_code
-    await type_into(
-        interviewer,
-        "after time",
-        lambda nb: nb.ycells.append(nb.create_ycell(cell("e2e-after", "# verdict"))),
-    )
+    await type_into(interviewer, "after time", new_cell("e2e-after", "# verdict"))
     session.interviewer_edit_on_disk = await until(
         lambda: "e2e-after" in disk_cells(base, links.interviewer_token, NOTEBOOK),
         timeout=15,
@@ -204,6 +203,11 @@ def session(
             starter=starter_cells(),
         )
         asyncio.run(play(played))
+        played.end_of_access_log = [
+            line.split("] ", 1)[-1]
+            for line in stack.logs("jupyter").splitlines()
+            if "access at the time limit" in line
+        ]
         exported = stack.compose("--profile", "export", "run", "--rm", "export")
         played.export_stdout = exported.stdout
         played.export_folder = workdir / exported.stdout.strip()
@@ -323,3 +327,8 @@ def test_at_the_deadline_the_candidate_is_cut_off_and_the_interviewer_is_not(
         "candidate link": 302,
     }
     assert session.interviewer_edit_on_disk
+    [ended] = session.end_of_access_log
+    assert ended.startswith(
+        "Ended candidate's access at the time limit: saved 1 documents, "
+        "closed 1 collaboration and 1 kernel connections in "
+    ), ended

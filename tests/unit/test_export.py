@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -293,4 +294,40 @@ def test_main_reports_a_missing_access_file_with_exit_code_2(
     )
 
     assert code == 2
-    assert "nope.json is missing" in caplog.text
+    assert "there is no interview to export" in caplog.text
+    assert "docker compose down -v" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Ada Lovelace", "ada-lovelace"),
+        ("José Núñez", "jose-nunez"),
+        ("李", "candidate"),
+    ],
+)
+def test_folder_names_are_plain_ascii_slugs_of_the_name(
+    name: str, expected: str
+) -> None:
+    assert export.slug(name) == expected
+
+
+def test_the_export_goes_to_the_owner_of_the_project_files(tmp_path: Path) -> None:
+    folder = tmp_path / "interviews" / "2026-12-04-ada"
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "notebooks" / "interview.ipynb").write_text("{}")
+    reference = tmp_path / "compose.yaml"
+    reference.write_text("")
+    try:
+        os.chown(reference, 4321, 4322)
+    except PermissionError:
+        pytest.skip("handing files over needs root, as the export service has")
+
+    said = export.hand_over(folder, reference=reference)
+
+    owners = {
+        (path.stat().st_uid, path.stat().st_gid)
+        for path in [folder.parent, folder, *folder.rglob("*")]
+    }
+    assert owners == {(4321, 4322)}
+    assert said == "owned by uid 4321, the owner of the pairlab folder"
