@@ -54,6 +54,9 @@ c.SQLiteYStore.db_path = "/var/lib/pairlab/collab/ystore.db"
 c.YDocExtension.session_store_path = "/var/lib/pairlab/collab/sessions.json"
 c.BaseFileIdManager.db_path = "/var/lib/pairlab/collab/file_id.db"
 c.NotebookNotary.db_file = ":memory:"
+# With nothing ever signed, the per-cell trust marks added on read only made the file
+# and the collaboration store disagree, and every restart rewrote cells in both copies.
+c.ServerApp.contents_manager_class = "pairlab_jupyter.contents.UnmarkedContentsManager"
 c.LabApp.workspaces_dir = "/var/lib/pairlab/workspaces"
 
 # The container has no route out: skip every feature that would phone home.
