@@ -181,6 +181,77 @@ def test_the_page_script_rebuilds_the_same_states_as_python(tmp_path: Path) -> N
         assert got == expected, path
 
 
+# Just enough of a browser's DOM for the page's own drawing code to run in node.
+FAKE_DOM = """
+const fs = require("fs");
+const page = fs.readFileSync(process.argv[2], "utf8");
+const dataText = page.split('id="pairlab-data">')[1].split("</script>")[0];
+function node(tag) {
+  return {
+    tag, textContent: "", value: "0", max: "0", hidden: false, className: "",
+    options: [], children: [], listeners: {},
+    add(option) { this.options.push(option); },
+    addEventListener(type, listener) { this.listeners[type] = listener; },
+    append(...children) { this.children.push(...children); },
+    replaceChildren(fragment) { this.children = fragment.children; },
+    closest() { return null; },
+  };
+}
+const byId = {};
+global.document = {
+  getElementById: (id) =>
+    id === "pairlab-data" ? { textContent: dataText } : (byId[id] ||= node(id)),
+  createElement: node,
+  createDocumentFragment: () => node("fragment"),
+  addEventListener: (type, listener) => { byId["document:" + type] = listener; },
+};
+global.Option = function (text, value) { this.text = text; this.value = value; };
+global.requestAnimationFrame = (callback) => callback();
+const script = page.split('<script id="pairlab-playback">')[1].split("</script>")[0];
+new Function("module", script)(undefined);
+const seen = () =>
+  byId.cells.children.map((box) => [box.className, box.children[1].textContent]);
+const text = (id) => byId[id].textContent;
+const last = { clock: text("clock"), position: text("position"), cells: seen() };
+last.runs = text("runs");
+byId.slider.value = "0";
+byId.slider.listeners.input();
+const first = { position: text("position"), cells: seen(), runs: text("runs") };
+console.log(JSON.stringify({ last, first }));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the JS")
+def test_the_page_draws_the_last_state_then_the_first_when_the_slider_moves(
+    tmp_path: Path,
+) -> None:
+    states = replay(typed_session().updates)
+    page = export.render_playback(
+        title="t",
+        notebooks={"n.ipynb": pack(states)},
+        runs=[[T0 + 11, "Ada Lovelace", "b", "error"]],
+    )
+    (tmp_path / "playback.html").write_text(page)
+    (tmp_path / "dom.js").write_text(FAKE_DOM)
+
+    result = subprocess.run(
+        ["node", str(tmp_path / "dom.js"), str(tmp_path / "playback.html")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    drawn = json.loads(result.stdout)
+    assert drawn["last"]["cells"] == [["cell code", "df.head()"]]
+    assert drawn["last"]["position"] == "+0:25 \u00b7 state 5 of 5"
+    assert drawn["last"]["clock"] != ""
+    assert drawn["last"]["runs"].startswith("1 cell run so far\n")
+    assert drawn["last"]["runs"].endswith("Ada Lovelace ran cell b: error")
+    assert drawn["first"]["cells"] == [["cell code changed", "import polars as pl"]]
+    assert drawn["first"]["position"] == "+0:00 \u00b7 state 1 of 5"
+    assert drawn["first"]["runs"] == "0 cell runs so far"
+
+
 def write_stack_volumes(root: Path, recorder: Recorder) -> dict[str, Path]:
     """A notebooks folder, state folder and access file as the stack leaves them."""
     notebooks, state, access_dir = root / "work", root / "state", root / "access"
