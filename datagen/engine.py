@@ -84,7 +84,12 @@ def build_dataset(
     for name, table in scenario.tables.items():
         if only is not None and name not in only:
             continue
-        tables[name] = spoil_table(table, clean[name], seed=seed, scenario=scenario)
+        tables[name] = _with_context(
+            scenario,
+            table,
+            None,
+            lambda t=table: spoil_table(t, clean[t.name], seed=seed, scenario=scenario),
+        )
     return Dataset(
         scenario=scenario, seed=seed, scale=scale, clean=clean, tables=tables
     )
@@ -241,6 +246,10 @@ def _draw_column(
 
     if kind == "derived":
         series = frame.select(pl.sql_expr(p["expr"])).to_series()
+        # SQL arithmetic with a literal such as 0.028 gives exact decimals, which
+        # numpy, the imperfections and most readers handle poorly; floats do.
+        if isinstance(series.dtype, pl.Decimal):
+            series = series.cast(pl.Float64)
         if column.effects:
             values = _apply_effects(frame, column, series.to_numpy().astype(float))
             series = pl.Series(values)
