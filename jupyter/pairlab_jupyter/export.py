@@ -45,6 +45,7 @@ EXPORT_DIR = Path("/export")
 # compose.yaml mounts a file of the project here: whoever owns it gets the export.
 OWNER_REFERENCE = Path("/etc/pairlab/owner-reference")
 TEMPLATE = Path(__file__).with_name("playback.html")
+TEMPLATES = Path(__file__).with_name("templates")
 # States closer together than this are merged into one: typing makes an update per
 # key, and a slider over a two-hour session needs seconds, not keystrokes.
 STATE_SECONDS = 1.0
@@ -287,7 +288,13 @@ def export_notebooks(*, notebook_dir: Path, target: Path) -> dict[str, list[str]
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    # JupyterLab's look without the CDN scripts (require.js, MathJax, Mermaid):
+    # formulas show as TeX, and opening the file never calls out.
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES)],
+        template_name="pairlab_offline",
+        embed_images=True,
+    )
     cell_ids: dict[str, list[str]] = {}
     for relative in find_notebooks(notebook_dir):
         copy = target / relative

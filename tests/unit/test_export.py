@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -341,6 +342,9 @@ def test_export_writes_notebooks_log_and_playback_into_a_dated_folder(
     page = (folder / "playback.html").read_text()
     assert len(unpack(export.playback_data(page)["notebooks"]["interview.ipynb"])) == 5
     assert "http://" not in page and "https://" not in page
+    static = (folder / "notebooks" / "interview.html").read_text()
+    assert "df.head()" in re.sub(r"<[^>]+>", "", static)
+    assert 'src="http' not in static
 
 
 def test_export_without_notebooks_says_to_run_it_before_down_v(
