@@ -141,8 +141,7 @@ def test_a_derived_column_of_sql_decimals_takes_numeric_imperfections(
     write_scenario, capsys
 ):
     path = write_scenario(
-        BASE
-        + '[tables.orders.columns.grams]\nkind = "category"\nvalues = [250, 500]\n'
+        BASE + '[tables.orders.columns.grams]\nkind = "category"\nvalues = [250, 500]\n'
         '[tables.orders.columns.price]\nkind = "derived"\nexpr = "grams * 0.028"\n'
         "decimals = 2\nunit_mixup = 0.2\n"
     )
