@@ -210,7 +210,8 @@ def _draw_column(
             mask = _condition(frame, effect["when"])
             chosen = weighted_choice(rng, effect["weights"], n)
             index = np.where(mask, chosen, index)
-        return values.gather(index)
+        # A polars index: gathering with a numpy one converts it at a cost first.
+        return values.gather(pl.Series(index))
 
     if kind == "bernoulli":
         prob = np.full(n, float(p["p"]))
@@ -226,8 +227,9 @@ def _draw_column(
         return _date_column(kind, p, rng, n, frame)
 
     if kind == "foreign_key":
-        keys, rows = _foreign_key(scenario, column, rng, n, clean)
-        if column.name in positions:
+        wanted = column.name in positions
+        keys, rows = _foreign_key(scenario, column, rng, n, clean, want_rows=wanted)
+        if wanted:
             positions[column.name] = rows
         return keys
 
@@ -242,7 +244,7 @@ def _draw_column(
 
     if kind == "parent":
         assert table.parent is not None and parent_index is not None
-        return clean[table.parent][p["column"]].gather(parent_index)
+        return clean[table.parent][p["column"]].gather(pl.Series(parent_index))
 
     if kind == "derived":
         series = frame.select(pl.sql_expr(p["expr"])).to_series()
@@ -328,7 +330,7 @@ def _provider_column(
     method = getattr(getattr(generic, provider_name), method_name)
     args = dict(p.get("args", {}))
     pool = pl.Series([str(method(**args)) for _ in range(pool_size)])
-    return pool.gather(rng.integers(pool_size, size=n))
+    return pool.gather(pl.Series(rng.integers(pool_size, size=n)))
 
 
 def _date_column(
@@ -383,16 +385,19 @@ def _foreign_key(
     rng: np.random.Generator,
     n: int,
     clean: dict[str, pl.DataFrame],
-) -> tuple[pl.Series, pl.Series]:
-    """Return the keys drawn and the parent row each came from (null for orphans)."""
+    *,
+    want_rows: bool,
+) -> tuple[pl.Series, pl.Series | None]:
+    """Return the keys drawn and, if wanted, each one's parent row (null: orphan)."""
     ref_table, ref_column = str(column.params["references"]).split(".")
     keys = clean[ref_table][ref_column]
     skew = float(column.params.get("skew", 1.0))
     # Zipf-like popularity over a shuffled ranking: a few parents get most rows,
     # and they are not simply the ones with the lowest ids.
-    ranking = rng.permutation(keys.len())
-    rows = pl.Series(ranking[zipf_ranks(rng, keys.len(), n, skew=skew)])
-    chosen = keys.gather(rows)
+    ranking = pl.Series(rng.permutation(keys.len()))
+    ranks = pl.Series(zipf_ranks(rng, keys.len(), n, skew=skew))
+    chosen = keys.gather(ranking).gather(ranks)
+    rows = ranking.gather(ranks) if want_rows else None
 
     orphan_rate = column.mess.get("orphans", 0.0)
     if orphan_rate <= 0:
@@ -404,8 +409,7 @@ def _foreign_key(
     orphan_keys = format_ids(
         start + rng.integers(0, max(10, keys.len() // 10), orphans.size), ref_spec
     )
-    no_rows = pl.Series([None] * orphans.size, dtype=rows.dtype)
-    return (
-        chosen.scatter(orphans, orphan_keys.cast(chosen.dtype)),
-        rows.scatter(orphans, no_rows),
-    )
+    chosen = chosen.scatter(orphans, orphan_keys.cast(chosen.dtype))
+    if rows is not None:
+        rows = rows.scatter(orphans, pl.Series([None] * orphans.size, dtype=rows.dtype))
+    return chosen, rows

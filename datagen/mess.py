@@ -184,7 +184,7 @@ def iso_text(series: pl.Series) -> pl.Series:
         fmt = ISO_DATE if series.dtype == pl.Date else ISO_TIMESTAMP
         return series.dt.strftime(fmt)
     text, codes = calendar
-    return text.gather(codes).alias(series.name)
+    return text.gather(pl.Series(codes)).alias(series.name)
 
 
 def _calendar(series: pl.Series) -> tuple[pl.Series, np.ndarray] | None:
@@ -230,4 +230,4 @@ def _mixed_formats(
     # million strings are written once rather than written and then patched.
     text, codes = calendar
     codes[regrouped] = np.arange(text.len(), text.len() + rows.size, dtype=np.uint32)
-    return pl.concat([text, rendered]).gather(codes).alias(series.name)
+    return pl.concat([text, rendered]).gather(pl.Series(codes)).alias(series.name)
