@@ -37,3 +37,24 @@ def write_scenario(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def generate_including(tmp_path):
+    """Run `generate shop` at a tenth of its size with an include folder of files.
+
+    Returns the exit status and the output folder.
+    """
+    from datagen.cli import main
+
+    def generate(files: dict[str, str]) -> tuple[int, Path]:
+        include = tmp_path / "input"
+        include.mkdir()
+        for name, text in files.items():
+            (include / name).write_text(text)
+        out = tmp_path / "dataset"
+        options = ["--out", str(out), "--include", str(include), "--scale", "0.1"]
+        status = main(["generate", "shop", *options])
+        return status, out
+
+    return generate

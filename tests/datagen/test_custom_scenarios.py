@@ -90,24 +90,8 @@ def test_a_scenario_file_in_the_included_files_is_refused_before_generating(
     assert not out.exists()
 
 
-def test_a_toml_file_that_is_not_a_scenario_still_ships(tmp_path):
-    include = tmp_path / "data"
-    include.mkdir()
-    (include / "targets.toml").write_text("[targets]\nnorth = 10\n")
-    out = tmp_path / "dataset"
-
-    status = main(
-        [
-            "generate",
-            "shop",
-            "--out",
-            str(out),
-            "--include",
-            str(include),
-            "--scale",
-            "0.1",
-        ]
-    )
+def test_a_toml_file_that_is_not_a_scenario_still_ships(generate_including):
+    status, out = generate_including({"targets.toml": "[targets]\nnorth = 10\n"})
 
     assert status == 0
     manifest = json.loads((out / "manifest.json").read_text())

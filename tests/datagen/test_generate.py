@@ -160,27 +160,15 @@ def test_failed_generation_leaves_the_previous_dataset_untouched(
 
 
 def test_included_files_ship_beside_generated_ones_and_repo_placeholders_do_not(
-    tmp_path,
+    generate_including,
 ):
-    include = tmp_path / "input"
-    include.mkdir()
-    (include / "README.md").write_text("placeholder")
-    (include / ".gitkeep").write_text("")
-    (include / "targets.csv").write_text("region,target\nnorth,10\n")
-    out = tmp_path / "dataset"
+    files = {
+        "README.md": "placeholder",
+        ".gitkeep": "",
+        "targets.csv": "region,target\nnorth,10\n",
+    }
 
-    status = main(
-        [
-            "generate",
-            "shop",
-            "--out",
-            str(out),
-            "--include",
-            str(include),
-            "--scale",
-            "0.1",
-        ]
-    )
+    status, out = generate_including(files)
 
     assert status == 0
     manifest = json.loads((out / "manifest.json").read_text())
