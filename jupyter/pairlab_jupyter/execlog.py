@@ -162,8 +162,37 @@ class ExecutionLoggingConnection(ZMQChannelsWebsocketConnection):
         entry.execution_count = content.get("execution_count")
         if entry.status == "error":
             entry.error = f"{content.get('ename')}: {content.get('evalue')}"
+        self._record(entry)
+
+    def on_kernel_restarted(self) -> None:
+        self._record_unanswered("the kernel died and was restarted")
+        super().on_kernel_restarted()
+
+    def on_restart_failed(self) -> None:
+        self._record_unanswered("the kernel died and could not be restarted")
+        super().on_restart_failed()
+
+    def _record_unanswered(self, reason: str) -> None:
+        # A kernel killed mid-run (out of memory, most often) never replies; its
+        # runs still belong in the log, as the moment the candidate lost the kernel.
+        for msg_id, entry in list(self._pending.items()):
+            if entry.kernel_id != self.kernel_id:
+                continue
+            del self._pending[msg_id]
+            entry.started_at = entry.requested_at
+            entry.finished_at = _iso(datetime.now(UTC))
+            entry.status = "no reply"
+            entry.error = reason
+            self._record(entry)
+
+    def _record(self, entry: Execution) -> None:
         started = time.perf_counter()
-        append_entry(Path(self.execution_log), entry)
+        try:
+            append_entry(Path(self.execution_log), entry)
+        except OSError:
+            # A full disk must not break the kernel connection; say so loudly.
+            self.log.exception("Could not write the execution log")
+            return
         self.log.info(
             "Recorded run %s of cell %s by %s: %s (written in %.1f ms)",
             entry.execution_count,

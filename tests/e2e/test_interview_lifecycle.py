@@ -32,6 +32,8 @@ NOTEBOOK = "interview.ipynb"
 # Edits this far apart land in different playback states (which merge per second).
 STATE_GAP = 1.6
 NOTICE_WORDS = "Time is nearly up"
+# What running out of memory does to a kernel, without the wait.
+CRASH = "import os\nos.kill(os.getpid(), 9)"
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Session:
     starter: list[tuple[str, str, str]]
     typed_at: dict[str, float] = field(default_factory=dict)
     runs: dict[str, Execution] = field(default_factory=dict)
+    crash_state: str = ""
     candidate_close_code: int | None = None
     candidate_kernel_close_code: int | None = None
     after_deadline: dict[str, int] = field(default_factory=dict)
@@ -142,6 +145,13 @@ async def play(session: Session) -> None:
             session.runs[name] = await asyncio.to_thread(
                 runner.run, code, cell_id=cell_id
             )
+
+    # The candidate's kernel dies mid-run; the server restarts it.
+    await type_into(candidate, "crash", new_cell("e2e-crash", CRASH))
+    kernel.submit(CRASH, cell_id="e2e-crash")
+    session.crash_state = await asyncio.to_thread(
+        kernel.wait_for_state, {"restarting", "dead"}, timeout=30
+    )
 
     # The last minutes: the candidate's next run carries the notice.
     total = timedelta(minutes=INTERVIEW_MINUTES)
@@ -250,11 +260,12 @@ def test_the_exported_notebook_holds_what_both_people_typed(session: Session) ->
         *session.starter,
         ("e2e-answer", "code", "# last words\nx = 21\nprint(x * 2)"),
         ("e2e-ratio", "code", "1 / 20"),
+        ("e2e-crash", "code", CRASH),
         ("e2e-after", "code", "# verdict"),
     ]
 
 
-def test_the_execution_log_lists_every_run_in_order_with_who_and_outcome(
+def test_the_execution_log_lists_every_run_in_order_even_one_that_killed_its_kernel(
     session: Session,
 ) -> None:
     log = json.loads((session.export_folder / "execution-log.json").read_text())
@@ -274,10 +285,14 @@ def test_the_execution_log_lists_every_run_in_order_with_who_and_outcome(
         ),
         ("Ada Lovelace", "candidate", NOTEBOOK, "e2e-ratio", "1 / 0", "error"),
         ("Grace Hopper", "interviewer", NOTEBOOK, "e2e-ratio", "1 / 20", "ok"),
+        ("Ada Lovelace", "candidate", NOTEBOOK, "e2e-crash", CRASH, "no reply"),
         ("Ada Lovelace", "candidate", NOTEBOOK, "e2e-answer", "print('late')", "ok"),
     ]
     assert log[1]["error"] == "ZeroDivisionError: division by zero"
-    assert [e["execution_count"] for e in log] == [1, 2, 3, 4]
+    assert session.crash_state == "restarting"
+    assert log[3]["error"] == "the kernel died and was restarted"
+    # The restarted kernel counts from 1 again.
+    assert [e["execution_count"] for e in log] == [1, 2, 3, None, 1]
     for entry in log:
         started = datetime.fromisoformat(entry["started_at"])
         finished = datetime.fromisoformat(entry["finished_at"])
