@@ -51,6 +51,8 @@ c.FileContentsManager.delete_to_trash = False
 
 # Collaboration history and session files live in the state volume, outside root_dir.
 c.SQLiteYStore.db_path = "/var/lib/pairlab/collab/ystore.db"
+# Keep every update: the export builds its playback from this history.
+c.SQLiteYStore.squash_after_inactivity_of = None
 c.YDocExtension.session_store_path = "/var/lib/pairlab/collab/sessions.json"
 c.BaseFileIdManager.db_path = "/var/lib/pairlab/collab/file_id.db"
 c.NotebookNotary.db_file = ":memory:"
