@@ -298,8 +298,13 @@ def run(*, edits: int, load_seconds: int, jupyter_cpus: str | None) -> int:
 def container_cpus(project: str) -> float:
     """How many CPUs the jupyter container may use, from its Docker quota."""
     nano = subprocess.run(
-        ["docker", "inspect", "--format", "{{.HostConfig.NanoCpus}}"]
-        + [f"{project}-jupyter-1"],
+        [
+            "docker",
+            "inspect",
+            "--format",
+            "{{.HostConfig.NanoCpus}}",
+            f"{project}-jupyter-1",
+        ],
         capture_output=True,
         text=True,
         check=True,
