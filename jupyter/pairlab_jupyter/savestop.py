@@ -1,11 +1,13 @@
 """Server extension that writes every open shared document to disk when Jupyter stops.
 
-jupyter-collaboration saves a document one second after its last edit and cancels
-that pending save when the server stops. On the next start the room finds the file
-older than its update store, trusts the file, and deletes the newer edits from every
-connected copy: `docker compose restart jupyter` within a second of a keystroke
-lost it for both people. Saving on the way down keeps file and store equal, so the
-room reloads its own history and reconnecting browsers merge without duplicates.
+jupyter-collaboration keeps each document twice: in the file, saved one second after
+the last edit, and in an update store that writes each edit behind a queue of
+commits. When the server stops it cancels both pending writes, so after a restart the
+two disagree; the room then rebuilds the document from the file on top of the
+store's history. An older file deletes the newest edits from every connected copy;
+an older store makes reconnecting browsers duplicate them. Writing the whole state
+to the store and the same content to the file on the way down keeps them equal, so
+the room reloads its own history and every reconnecting copy merges cleanly.
 """
 
 from __future__ import annotations
@@ -26,19 +28,29 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "pairlab_jupyter.savestop", "app": SaveOnStop}]
 
 
-def snapshot(room_id: str, ydoc: Doc) -> tuple[str, str, Any] | None:
-    """The format, type and content a document room holds right now."""
+def document_kind(room_id: str) -> tuple[str, str, str] | None:
+    """The format, type and file id a document room is named after, else None."""
     parts = room_id.split(":", ROOM_ID_PARTS - 1)
     if len(parts) != ROOM_ID_PARTS or parts[1] not in ydocs:
         return None
-    file_format, file_type, _ = parts
-    copy = Doc()
-    copy.apply_update(ydoc.get_update())
-    return file_format, file_type, ydocs[file_type](copy).get()
+    file_format, file_type, file_id = parts
+    return file_format, file_type, file_id
+
+
+async def store_state(ystore: Any, update: bytes) -> None:
+    """Append a whole document state to the room's update store.
+
+    It opens a connection of its own: the room's closes while the server stops.
+    """
+    own = type(ystore)(path=ystore.path, log=ystore.log)
+    if hasattr(ystore, "db_path"):
+        own.db_path = ystore.db_path
+    async with own:
+        await own.write(update)
 
 
 class SaveOnStop(ExtensionApp):
-    """Saves the shared documents that differ from their files, at shutdown."""
+    """At shutdown, stores every shared document whole and saves it to its file."""
 
     name = "pairlab_savestop"
     load_other_extensions = True
@@ -61,14 +73,21 @@ class SaveOnStop(ExtensionApp):
 
         saved = unchanged = 0
         for room_id, room in rooms.items():
+            kind = document_kind(room_id)
             # A room still loading holds an empty document; saving it wipes the file.
-            if not getattr(room, "ready", False):
+            if kind is None or not getattr(room, "ready", False):
                 continue
-            held = snapshot(room_id, room.ydoc)
-            path = file_ids.get_path(room_id.rsplit(":", 1)[-1]) if held else None
-            if held is None or path is None:
+            file_format, file_type, file_id = kind
+            path = file_ids.get_path(file_id)
+            if path is None:
                 continue
-            file_format, file_type, content = held
+            update = room.ydoc.get_update()
+            copy = Doc()
+            copy.apply_update(update)
+            content = ydocs[file_type](copy).get()
+
+            if room.ystore is not None:
+                await store_state(room.ystore, update)
             on_disk = await ensure_async(
                 contents.get(path, type=file_type, format=file_format, content=True)
             )
