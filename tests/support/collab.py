@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable
@@ -377,22 +376,3 @@ def disk_cells(base_url: str, token: str, path: str) -> dict[str, str]:
         str(saved["id"]): "".join(saved["source"])
         for saved in response.json()["content"]["cells"]
     }
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    """p50, p95 and p99 of a list of durations, by nearest rank."""
-    ordered = sorted(values)
-
-    def rank(percent: float) -> float:
-        index = max(0, min(len(ordered) - 1, round(percent / 100 * len(ordered)) - 1))
-        return ordered[index]
-
-    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": ordered[-1]}
-
-
-def describe(stats: dict[str, float]) -> str:
-    return " ".join(f"{key} {value * 1000:.2f} ms" for key, value in stats.items())
-
-
-def as_json(stats: dict[str, float]) -> str:
-    return json.dumps({key: round(value * 1000, 3) for key, value in stats.items()})
