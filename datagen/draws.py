@@ -37,14 +37,37 @@ def weighted_choice(
             index += passed
         return index
 
-    # Many outcomes: draw how often each occurs, then put the rows in random
-    # order; a multinomial count in a uniformly random order is exactly an
-    # independent weighted draw per row.
-    probabilities = np.diff(cumulative, prepend=0.0)
-    counts = rng.multinomial(size, probabilities)
-    index = np.repeat(np.arange(cumulative.size, dtype=dtype), counts)
-    rng.shuffle(index)
-    return index
+    # Many outcomes, such as the days of a date range: Walker's alias method picks
+    # an outcome uniformly, then keeps it or takes its alias; two small-table
+    # lookups a row, however many outcomes there are.
+    keep, alias = _alias_table(np.diff(cumulative, prepend=0.0))
+    picked = rng.integers(0, cumulative.size, size=size, dtype=dtype)
+    uniforms = rng.random(size)
+    return np.where(uniforms < keep[picked], picked, alias[picked])
+
+
+def _alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's alias table: outcome i is kept with keep[i], else alias[i] is taken."""
+    count = probabilities.size
+    scaled = probabilities * count
+    keep = np.zeros(count)
+    alias = np.arange(count, dtype=np.min_scalar_type(count - 1))
+    small = [i for i in range(count) if scaled[i] < 1.0]
+    large = [i for i in range(count) if scaled[i] >= 1.0]
+    while small and large:
+        lesser, greater = small.pop(), large.pop()
+        keep[lesser], alias[lesser] = scaled[lesser], greater
+        scaled[greater] -= 1.0 - scaled[lesser]
+        (small if scaled[greater] < 1.0 else large).append(greater)
+    # Left over from float error only: each holds a full share, except that an
+    # outcome of weight zero must still never come up, so it defers to the likeliest.
+    likeliest = int(np.argmax(probabilities))
+    for index in large + small:
+        keep[index] = 1.0
+        if probabilities[index] <= 0:
+            alias[index] = likeliest
+            keep[index] = 0.0
+    return keep, alias
 
 
 def zipf_ranks(
