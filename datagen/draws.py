@@ -9,7 +9,8 @@ import numpy as np
 # Up to this many outcomes, counting the thresholds each uniform passes is a few
 # straight passes over memory; a binary search per row (what rng.choice(p=...)
 # does) stalls on branches the CPU cannot predict and is several times slower.
-THRESHOLD_OUTCOMES = 64
+# Beyond it the alias method's fixed cost, about 30 such passes, is cheaper.
+THRESHOLD_OUTCOMES = 32
 # Above this mean a Poisson table grows long and numpy's own sampler is as fast.
 POISSON_TABLE_MAX_MEAN = 30.0
 # Poisson outcomes whose probability falls below this are left out of the table;
