@@ -161,22 +161,22 @@ def measure_direct(project: str, tokens: dict[str, str], *, edits: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def container_cpu_percent(project: str) -> float:
-    """The jupyter container's CPU use as `docker stats` sees it, in % of one CPU."""
-    shown = subprocess.run(
-        [
-            "docker",
-            "stats",
-            "--no-stream",
-            "--format",
-            "{{.CPUPerc}}",
-            f"{project}-jupyter-1",
-        ],
+def jupyter_container(project: str, *docker_args: str) -> str:
+    """What a docker command prints about the stack's jupyter container."""
+    return subprocess.run(
+        ["docker", *docker_args, f"{project}-jupyter-1"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    return float(shown.strip().rstrip("%") or 0)
+    ).stdout.strip()
+
+
+def container_cpu_percent(project: str) -> float:
+    """The jupyter container's CPU use as `docker stats` sees it, in % of one CPU."""
+    shown = jupyter_container(
+        project, "stats", "--no-stream", "--format", "{{.CPUPerc}}"
+    )
+    return float(shown.rstrip("%") or 0)
 
 
 class KernelLoad:
@@ -297,18 +297,7 @@ def run(*, edits: int, load_seconds: int, jupyter_cpus: str | None) -> int:
 
 def container_cpus(project: str) -> float:
     """How many CPUs the jupyter container may use, from its Docker quota."""
-    nano = subprocess.run(
-        [
-            "docker",
-            "inspect",
-            "--format",
-            "{{.HostConfig.NanoCpus}}",
-            f"{project}-jupyter-1",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    nano = jupyter_container(project, "inspect", "--format", "{{.HostConfig.NanoCpus}}")
     return int(nano or 0) / 1e9 or float(os.cpu_count() or 1)
 
 

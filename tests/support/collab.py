@@ -48,7 +48,11 @@ REMOTE = "remote"
 async def until(
     probe: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.02
 ) -> T:
-    """Await until probe returns something truthy; fail naming `what` at the end."""
+    """Await until probe returns something truthy; fail naming `what` at the end.
+
+    The event loop's twin of stack.wait_until: the probe reads documents that the
+    loop updates, so it must run on the loop between awaits, not block it.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
