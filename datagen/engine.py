@@ -58,7 +58,8 @@ def build_dataset(
 
     `only` limits the spoiled output to some tables (their parents are still drawn);
     `row_cap` bounds every base table, which validation uses for a quick dry run;
-    `given` supplies clean tables already drawn with the same settings.
+    `given` supplies clean tables already drawn with the same settings; a table
+    drawn by a run for other tables may lack hidden columns this run reads.
     """
     needed = set(scenario.tables) if only is None else scenario.needed_for(only)
     # A run for some tables skips the hidden columns only other tables read (the
