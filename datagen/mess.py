@@ -50,13 +50,14 @@ def spoil_table(
     """Apply every imperfection knob to a clean frame and return its visible columns."""
     from datagen.engine import rng_for
 
-    rows = None
+    rows = index = None
     if table.duplicates > 0:
         rng = rng_for(seed, table.name, "__duplicates__")
         copies = pick_rows(rng, frame.height, table.duplicates)
         # Copies land at random places, as when an export is re-run and appended.
         places = np.sort(rng.integers(0, frame.height + 1, size=copies.size))
-        rows = pl.Series(np.insert(np.arange(frame.height), places, copies))
+        rows = np.insert(np.arange(frame.height), places, copies)
+        index = pl.Series(rows)
 
     columns = []
     for column in table.columns.values():
@@ -70,11 +71,35 @@ def spoil_table(
                 column.mess,
                 rng_for(seed, table.name, column.name, "mess"),
                 far_future=scenario.end,
+                rows=rows,
             )
-        # Copying in the duplicate rows column by column lets each spoiled column
-        # go before the next is made, so memory is reused rather than grown.
-        columns.append(series if rows is None else series.gather(rows))
+        elif index is not None:
+            series = series.gather(index)
+        columns.append(series)
     return pl.DataFrame(columns)
+
+
+class _Shipped:
+    """Where each clean row ships: once, or twice for a duplicated row."""
+
+    def __init__(self, height: int, rows: np.ndarray | None) -> None:
+        self.height, self.rows = height, rows
+
+    def lookup(
+        self, series: pl.Series, picked: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, pl.Series]:
+        """The places the picked rows ship at, which pick each place is, and the
+        picked rows' current values, one a pick."""
+        if self.rows is None:
+            return picked, np.arange(picked.size), series.gather(pl.Series(picked))
+        flagged = np.zeros(self.height, dtype=bool)
+        flagged[picked] = True
+        places = np.flatnonzero(flagged[self.rows])
+        which = np.searchsorted(picked, self.rows[places])
+        # A row and its copy hold the same value, so either place will do.
+        one_place = np.empty(picked.size, dtype=np.int64)
+        one_place[which] = places
+        return places, which, series.gather(pl.Series(one_place))
 
 
 def spoil_column(
@@ -83,47 +108,59 @@ def spoil_column(
     rng: np.random.Generator,
     *,
     far_future: dt.date,
+    rows: np.ndarray | None = None,
 ) -> pl.Series:
-    """Apply a column's knobs in a fixed order, each on its own exact share of rows."""
-    # scatter() writes in place; the caller's clean column must stay clean.
-    series = series.clone()
+    """Apply a column's knobs in a fixed order, each on its own exact share of rows.
+
+    `rows`, if given, lists the clean rows in shipping order, duplicates included.
+    The column is copied into that order first and spoiled in place there, each
+    knob picking clean rows, so a row and its copy stay alike: copying the spoiled
+    column afterwards cost a million fresh values more.
+    """
     height = series.len()
+    shipped = _Shipped(height, rows)
+    # scatter() writes in place; the caller's clean column must stay clean.
+    series = series.clone() if rows is None else series.gather(pl.Series(rows))
     numeric = series.dtype.is_numeric()
-    temporal = series.dtype in (pl.Date, pl.Datetime) or isinstance(
-        series.dtype, pl.Datetime
-    )
+    temporal = series.dtype == pl.Date or isinstance(series.dtype, pl.Datetime)
 
     if numeric and mess.get("unit_mixup", 0) > 0:
-        rows = pick_rows(rng, height, mess["unit_mixup"])
+        picked = pick_rows(rng, height, mess["unit_mixup"])
+        places, which, current = shipped.lookup(series, picked)
         factor = mess.get("unit_factor", DEFAULT_UNIT_FACTOR)
-        series = _scatter_numeric(series, rows, series.gather(rows).to_numpy() * factor)
+        series = _scatter_numeric(series, places, (current.to_numpy() * factor)[which])
     if numeric and mess.get("outliers", 0) > 0:
-        rows = pick_rows(rng, height, mess["outliers"])
-        factors = rng.uniform(8, 25, size=rows.size)
-        series = _scatter_numeric(
-            series, rows, series.gather(rows).to_numpy() * factors
-        )
+        picked = pick_rows(rng, height, mess["outliers"])
+        places, which, current = shipped.lookup(series, picked)
+        factors = rng.uniform(8, 25, size=picked.size)
+        series = _scatter_numeric(series, places, (current.to_numpy() * factors)[which])
     if numeric and mess.get("impossible", 0) > 0:
-        rows = pick_rows(rng, height, mess["impossible"])
-        values = series.gather(rows).to_numpy().astype(float)
-        series = _scatter_numeric(series, rows, -np.maximum(np.abs(values), 1))
+        picked = pick_rows(rng, height, mess["impossible"])
+        places, which, current = shipped.lookup(series, picked)
+        negative = -np.maximum(np.abs(current.to_numpy().astype(float)), 1)
+        series = _scatter_numeric(series, places, negative[which])
     if temporal and mess.get("impossible", 0) > 0:
-        rows = pick_rows(rng, height, mess["impossible"])
+        picked = pick_rows(rng, height, mess["impossible"])
+        places, which, current = shipped.lookup(series, picked)
         # Typo years decades past the data's end: plainly in the future.
-        years = rng.integers(30, 80, size=rows.size)
-        shifted = series.gather(rows) + pl.Series(years * 365 * 86_400_000).cast(
-            pl.Duration("ms")
-        )
-        series = series.scatter(rows, shifted.cast(series.dtype))
+        years = rng.integers(30, 80, size=picked.size)
+        shift = pl.Series(years * 365 * 86_400_000).cast(pl.Duration("ms"))
+        shifted = (current + shift).cast(series.dtype)
+        series = series.scatter(places, shifted.gather(pl.Series(which)))
     if series.dtype == pl.String and mess.get("case_noise", 0) > 0:
-        series = _case_noise(series, pick_rows(rng, height, mess["case_noise"]), rng)
+        picked = pick_rows(rng, height, mess["case_noise"])
+        places, which, current = shipped.lookup(series, picked)
+        noisy = _case_noise(current, rng)
+        series = series.scatter(places, noisy.gather(pl.Series(which)))
     if temporal and mess.get("date_formats", 0) > 0:
-        series = _mixed_formats(
-            series, pick_rows(rng, height, mess["date_formats"]), rng
-        )
+        picked = pick_rows(rng, height, mess["date_formats"])
+        series = _mixed_formats(series, *shipped.lookup(series, picked), rng)
     if mess.get("missing", 0) > 0:
-        rows = pick_rows(rng, height, mess["missing"])
-        series = series.scatter(rows, pl.Series([None] * rows.size, dtype=series.dtype))
+        picked = pick_rows(rng, height, mess["missing"])
+        places, _, _ = shipped.lookup(series, picked)
+        series = series.scatter(
+            places, pl.Series([None] * places.size, dtype=series.dtype)
+        )
     return series
 
 
@@ -157,13 +194,9 @@ def _variants(value: str) -> list[str]:
     return [distinct[i % len(distinct)] for i in range(CASE_VARIANTS)]
 
 
-def _case_noise(
-    series: pl.Series, rows: np.ndarray, rng: np.random.Generator
-) -> pl.Series:
-    if rows.size == 0:
-        return series
-    picked = series.gather(rows)
-    variant = rng.integers(0, CASE_VARIANTS, size=rows.size)
+def _case_noise(picked: pl.Series, rng: np.random.Generator) -> pl.Series:
+    """Each picked value respelt in one of its variants, at random."""
+    variant = rng.integers(0, CASE_VARIANTS, size=picked.len())
     # Spell out the variants of each distinct value once, then pick by position:
     # variant k of the i-th distinct value sits at i * CASE_VARIANTS + k.
     distinct = picked.unique(maintain_order=True).drop_nulls()
@@ -174,7 +207,7 @@ def _case_noise(
     number = picked.replace_strict(
         distinct, np.arange(distinct.len()), return_dtype=pl.Int64
     )
-    return series.scatter(rows, spellings.gather(number * CASE_VARIANTS + variant))
+    return spellings.gather(number * CASE_VARIANTS + variant)
 
 
 def iso_text(series: pl.Series) -> pl.Series:
@@ -208,26 +241,36 @@ def _calendar(series: pl.Series) -> tuple[pl.Series, np.ndarray] | None:
 
 
 def _mixed_formats(
-    series: pl.Series, rows: np.ndarray, rng: np.random.Generator
+    series: pl.Series,
+    places: np.ndarray,
+    which: np.ndarray,
+    picked: pl.Series,
+    rng: np.random.Generator,
 ) -> pl.Series:
+    """Write the column as ISO text, except picked rows in other formats at random.
+
+    `places` are where the picked rows sit in `series`, `which` says which of the
+    `picked` values each place holds.
+    """
     is_date = series.dtype == pl.Date
     formats = ALTERNATIVE_DATE_FORMATS if is_date else ALTERNATIVE_TIME_FORMATS
-    choice = rng.integers(0, len(formats), size=rows.size)
-    # Each row is formatted once, in its own format.
-    groups = [rows[choice == index] for index in range(len(formats))]
+    choice = rng.integers(0, len(formats), size=picked.len())
+    # Each picked value is formatted once, in its own format.
+    groups = [np.flatnonzero(choice == index) for index in range(len(formats))]
     rendered = pl.concat(
         [
-            series.gather(group).dt.strftime(fmt)
+            picked.gather(pl.Series(group)).dt.strftime(fmt)
             for group, fmt in zip(groups, formats, strict=True)
         ]
     )
-    regrouped = np.concatenate(groups)
+    slot = np.empty(picked.len(), dtype=np.uint32)
+    slot[np.concatenate(groups)] = np.arange(picked.len(), dtype=np.uint32)
 
     calendar = _calendar(series)
     if calendar is None:
-        return iso_text(series).scatter(regrouped, rendered)
+        return iso_text(series).scatter(places, rendered.gather(pl.Series(slot[which])))
     # Point the picked rows past the calendar at their own text, so the column's
     # million strings are written once rather than written and then patched.
     text, codes = calendar
-    codes[regrouped] = np.arange(text.len(), text.len() + rows.size, dtype=np.uint32)
+    codes[places] = text.len() + slot[which]
     return pl.concat([text, rendered]).gather(pl.Series(codes)).alias(series.name)
