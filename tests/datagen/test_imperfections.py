@@ -136,3 +136,15 @@ def test_shop_orders_carry_the_rates_the_scenario_asks_for():
     assert shipped["delivery_days"].null_count() / shipped.height == pytest.approx(
         0.03, abs=0.003
     )
+
+
+def test_duplicate_rows_stay_exact_copies_in_spoiled_columns():
+    dataset = build_dataset(load_scenario("shop"), seed=3, scale=2.0)
+    clean, shipped = dataset.clean["orders"], dataset.tables["orders"]
+
+    copies = shipped.height - clean.height
+    exact = shipped.height - shipped.unique().height
+    missing = shipped.unique()["delivery_days"].null_count()
+
+    assert (copies, exact) == (240, 240)
+    assert missing == round(0.03 * clean.height)
