@@ -20,7 +20,9 @@ c.ServerApp.allow_remote_access = True
 # The tunnel sets X-Forwarded-For, so logs name the real client address.
 c.ServerApp.trust_xheaders = True
 c.ServerApp.root_dir = "/home/pairlab/work"
-c.ServerApp.terminals_enabled = os.environ.get("JUPYTER_TERMINALS", "false") == "true"
+c.ServerApp.terminals_enabled = (
+    os.environ.get("JUPYTER_TERMINALS", "false").strip().lower() == "true"
+)
 # A fresh secret each start, kept only in memory, so no file the kernel can read
 # lets anyone forge a login cookie; after a restart the links log people in again.
 c.ServerApp.cookie_secret = secrets.token_bytes(32)
@@ -38,6 +40,9 @@ c.ServerApp.identity_provider_class = "pairlab_jupyter.identity.PairlabIdentityP
 c.IdentityProvider.token = ""
 # Names and colours come from .env; nobody renames themselves mid-interview.
 c.IdentityProvider.updatable_fields = []
+# Neither link may shut the server down; that would end the session for both.
+c.ServerApp.authorizer_class = "pairlab_jupyter.authorizer.PairlabAuthorizer"
+c.ServerApp.quit_button = False
 
 # Hidden files, caches and checkpoints stay out of the candidate's file browser.
 c.ContentsManager.allow_hidden = False
