@@ -3,7 +3,8 @@
 Runs inside the datagen service, before Jupyter starts. Plaintext tokens go to the
 links volume, which only the ngrok service mounts, to print the two links; Jupyter
 gets the access file with names, colours and token hashes only, because code in the
-candidate's kernel can read whatever Jupyter can.
+candidate's kernel can read whatever Jupyter can. It also checks the sandbox limits
+from .env, since datagen runs before jupyter.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger("pairlab.access")
@@ -102,6 +103,97 @@ def read_minutes(env: Mapping[str, str]) -> int | float:
     return int(minutes) if minutes.is_integer() else minutes
 
 
+SIZE_PATTERN = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+MIN_JUPYTER_MEMORY = 512 * 2**20
+MIN_JUPYTER_TMP = 16 * 2**20
+MIN_JUPYTER_PIDS = 64
+
+
+def _size_in_bytes(raw: str) -> int | None:
+    match = SIZE_PATTERN.fullmatch(raw.strip())
+    if match is None:
+        return None
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
+
+
+def check_sandbox(env: Mapping[str, str], *, host_cpus: int | None = None) -> None:
+    """Check the jupyter service's limits before Docker meets them.
+
+    datagen runs before jupyter, so a bad limit stops here with one sentence, and a
+    running interview keeps its jupyter instead of meeting a daemon error mid-way.
+    """
+    host_cpus = host_cpus or os.cpu_count() or 1
+    cpus = env.get("JUPYTER_CPUS", "").strip() or "2"
+    try:
+        cpu_value = float(cpus)
+    except ValueError:
+        cpu_value = -1.0
+    if not 0.25 <= cpu_value <= host_cpus:
+        raise SettingError(
+            f"JUPYTER_CPUS in .env is {cpus!r}; set it to a number of CPUs from 0.25 "
+            f"to {host_cpus} (what Docker has here), such as 1.5."
+        )
+
+    memory = env.get("JUPYTER_MEMORY", "").strip() or "4g"
+    memory_bytes = _size_in_bytes(memory)
+    if memory_bytes is None or memory_bytes < MIN_JUPYTER_MEMORY:
+        raise SettingError(
+            f"JUPYTER_MEMORY in .env is {memory!r}; JupyterLab with pandas needs at "
+            "least 512m, so set a size with its unit, such as 2g or 4g."
+        )
+
+    pids = env.get("JUPYTER_PIDS", "").strip() or "256"
+    if not pids.isdigit() or int(pids) < MIN_JUPYTER_PIDS:
+        raise SettingError(
+            f"JUPYTER_PIDS in .env is {pids!r}; set it to a whole number of at "
+            f"least {MIN_JUPYTER_PIDS}, such as 256."
+        )
+
+    tmp_size = env.get("JUPYTER_TMP_SIZE", "").strip() or "512m"
+    tmp_bytes = _size_in_bytes(tmp_size)
+    if tmp_bytes is None or tmp_bytes < MIN_JUPYTER_TMP or "b" in tmp_size.lower():
+        raise SettingError(
+            f"JUPYTER_TMP_SIZE in .env is {tmp_size!r}; set a size of at least 16m "
+            "written as a number and k, m or g, such as 512m."
+        )
+
+    terminals = env.get("JUPYTER_TERMINALS", "").strip() or "false"
+    if terminals.lower() not in ("true", "false"):
+        raise SettingError(
+            f"JUPYTER_TERMINALS in .env is {terminals!r}; set it to true or false."
+        )
+
+
+def candidate_deadline(*, started_at: str, interview_minutes: float) -> str:
+    """When the candidate's link stops working, for the link lines; '' if never."""
+    if not interview_minutes:
+        return ""
+    end = datetime.fromisoformat(started_at) + timedelta(minutes=interview_minutes)
+    return end.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def read_settings(
+    env: Mapping[str, str],
+) -> tuple[dict[str, str], dict[str, str | None], float]:
+    """Check every setting this module reads; return names, fixed tokens, minutes."""
+    names = {role.username: read_name(env, role) for role in ROLES}
+    fixed_tokens = {role.username: read_fixed_token(env, role) for role in ROLES}
+    interview_minutes = read_minutes(env)
+    check_sandbox(env)
+    return names, fixed_tokens, interview_minutes
+
+
+def check_settings(env: Mapping[str, str] | None = None) -> int:
+    """Log the first bad setting in one sentence; return an exit code (0: all good)."""
+    try:
+        read_settings(os.environ if env is None else env)
+    except SettingError as error:
+        log.error("%s", error)
+        return 2
+    return 0
+
+
 def issue(
     env: Mapping[str, str],
     *,
@@ -117,9 +209,7 @@ def issue(
     """
     access_dir = access_dir or ACCESS_DIR
     links_dir = links_dir or LINKS_DIR
-    names = {role.username: read_name(env, role) for role in ROLES}
-    fixed_tokens = {role.username: read_fixed_token(env, role) for role in ROLES}
-    interview_minutes = read_minutes(env)
+    names, fixed_tokens, interview_minutes = read_settings(env)
 
     access_file = access_dir / "access.json"
     previous = json.loads(access_file.read_text()) if access_file.exists() else {}
@@ -158,6 +248,10 @@ def issue(
         "interview_minutes": interview_minutes,
         "users": users,
     }
+    deadline = candidate_deadline(
+        started_at=started_at, interview_minutes=interview_minutes
+    )
+    _write_private(links_dir / "deadline", deadline + "\n")
     staging = access_dir / ".access.json.tmp"
     staging.write_text(json.dumps(access, indent=2) + "\n")
     staging.chmod(0o644)
@@ -189,11 +283,13 @@ def main(env: Mapping[str, str] | None = None) -> int:
         return 1
     fresh = [name for name, new in issued.items() if new]
     kept = [name for name, new in issued.items() if not new]
-    log.info(
-        "issued logins: %s new, %s kept",
-        ", ".join(fresh) or "none",
-        ", ".join(kept) or "none",
-    )
+    if fresh:
+        log.info("issued new logins for the %s", " and the ".join(fresh))
+    if kept:
+        log.info(
+            "kept the logins of the %s, so links already sent still work",
+            " and the ".join(kept),
+        )
     return 0
 
 
@@ -201,7 +297,7 @@ if __name__ == "__main__":
     logging.basicConfig(
         level=logging.INFO,
         format="%(levelname)s[%(asctime)s] %(message)s",
-        datefmt="%H:%M:%S",
+        datefmt="%Y-%m-%dT%H:%M:%S",
         stream=sys.stderr,
     )
     sys.exit(main())

@@ -406,15 +406,12 @@ def cmd_answer_key(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    status = cmd_generate(args)
+    # The interview's other settings are checked first, so a typo in .env stops
+    # before the candidate's dataset is touched.
+    access = importlib.import_module("datagen.access")
+    status = access.check_settings() or cmd_generate(args)
     if status != 0:
         return status
-    try:
-        access = importlib.import_module("datagen.access")
-    except ModuleNotFoundError as error:
-        if error.name != "datagen.access":
-            raise
-        return 0
     return int(access.main() or 0)
 
 

@@ -12,7 +12,7 @@ UPSTREAM=${NGROK_UPSTREAM:-http://jupyter:8888}
 WAIT_SECONDS=${NGROK_WAIT_SECONDS:-60}
 
 log() {
-  printf '%s[%s] %s\n' "$1" "$(date -u +%H:%M:%S)" "$2" >&2
+  printf '%s[%s] %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%S)" "$2" >&2
 }
 
 # A setting the user must fix: say so once, then stay up without restarting, so the
@@ -84,11 +84,17 @@ log INFO "ngrok tunnel is up at $public_url after ${waited}s"
 candidate_token=$(cat "$LINKS_DIR/candidate.token")
 interviewer_token=$(cat "$LINKS_DIR/interviewer.token")
 # The one place tokens are printed: these links are what the interviewer came for.
+deadline=$(cat "$LINKS_DIR/deadline" 2>/dev/null || true)
 printf '\n'
 printf '  CANDIDATE LINK for %s (send this one): %s/lab?token=%s\n' \
   "${CANDIDATE_NAME:-Candidate}" "$public_url" "$candidate_token"
 printf '  INTERVIEWER LINK for %s (keep it to yourself): %s/lab?token=%s\n' \
   "${INTERVIEWER_NAME:-Interviewer}" "$public_url" "$interviewer_token"
+if [ -n "$deadline" ]; then
+  printf '  The candidate link works until %s (INTERVIEW_MINUTES in .env).\n' "$deadline"
+else
+  printf '  The candidate link has no time limit (INTERVIEW_MINUTES=0 in .env).\n'
+fi
 printf '\n'
 
 wait "$agent_pid"

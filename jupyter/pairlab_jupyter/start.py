@@ -74,7 +74,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO,
         format="%(levelname)s[%(asctime)s] %(message)s",
-        datefmt="%H:%M:%S",
+        datefmt="%Y-%m-%dT%H:%M:%S",
         stream=sys.stderr,
     )
     access_file = Path(os.environ.get("PAIRLAB_ACCESS_FILE", DEFAULT_ACCESS_FILE))

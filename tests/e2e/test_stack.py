@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import uuid
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from support.jupyter import JupyterClient, Kernel
-from support.stack import Links, Stack
+from support.stack import Links, Stack, wait_until
 
 
 def test_datagen_exited_zero_after_writing_every_manifest_file(stack: Stack) -> None:
@@ -244,8 +245,21 @@ def test_kernel_cannot_reach_a_sentinel_on_the_outbound_network(
             check=True,
         ).stdout.strip()
         # The sentinel answers on its own network, so a failure below means no route.
-        from_ngrok = stack.exec(
-            "ngrok", "wget", "-q", "-T", "5", "-O", "-", f"http://{address}:8000/"
+        from_ngrok = wait_until(
+            lambda: (
+                stack.exec(
+                    "ngrok",
+                    "wget",
+                    "-q",
+                    "-T",
+                    "5",
+                    "-O",
+                    "-",
+                    f"http://{address}:8000/",
+                ).stdout
+            ),
+            timeout=30,
+            what="the sentinel answering the ngrok container",
         )
 
         execution = kernel.run(
@@ -259,7 +273,7 @@ def test_kernel_cannot_reach_a_sentinel_on_the_outbound_network(
     finally:
         subprocess.run(["docker", "rm", "--force", sentinel], capture_output=True)
 
-    assert "Directory listing" in from_ngrok.stdout, from_ngrok.stderr
+    assert "Directory listing" in from_ngrok
     assert execution.stdout.split()[0] in {"OSError", "TimeoutError"}, execution.stdout
     assert "CONNECTED" not in execution.stdout
 
@@ -317,3 +331,32 @@ def test_collaboration_files_stay_out_of_the_file_browser(
 
     assert names == {"interview.ipynb", "data"}
     assert "file_id.db" in state
+
+
+def test_the_link_lines_say_until_when_the_candidate_link_works(
+    stack: Stack, links: Links
+) -> None:
+    logs = stack.logs("ngrok")
+
+    assert re.search(
+        r"The candidate link works until \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+        r"\(INTERVIEW_MINUTES in \.env\)",
+        logs,
+    ), logs
+
+
+@pytest.mark.parametrize("person", ["candidate", "interviewer"])
+def test_no_link_can_shut_the_server_down(
+    stack: Stack, links: Links, person: str
+) -> None:
+    token = getattr(links, f"{person}_token")
+
+    response = httpx.post(
+        f"{links.base_url}/api/shutdown",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+
+    assert response.status_code == 403
+    assert stack.container_state("jupyter")["Running"] is True
+    assert httpx.get(f"{links.base_url}/api", timeout=30).status_code == 200

@@ -122,3 +122,70 @@ def test_main_reports_a_bad_setting_with_exit_code_2(
 
     assert code == 2
     assert "INTERVIEW_MINUTES in .env is 'soon'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"JUPYTER_CPUS": "0"}, "JUPYTER_CPUS"),
+        ({"JUPYTER_CPUS": "1,5"}, "JUPYTER_CPUS"),
+        ({"JUPYTER_CPUS": "64"}, "JUPYTER_CPUS"),
+        ({"JUPYTER_MEMORY": "4"}, "JUPYTER_MEMORY"),
+        ({"JUPYTER_MEMORY": "40m"}, "JUPYTER_MEMORY"),
+        ({"JUPYTER_MEMORY": "lots"}, "JUPYTER_MEMORY"),
+        ({"JUPYTER_PIDS": "abc"}, "JUPYTER_PIDS"),
+        ({"JUPYTER_PIDS": "10"}, "JUPYTER_PIDS"),
+        ({"JUPYTER_TMP_SIZE": "lots"}, "JUPYTER_TMP_SIZE"),
+        ({"JUPYTER_TMP_SIZE": "1m"}, "JUPYTER_TMP_SIZE"),
+        ({"JUPYTER_TERMINALS": "yes please"}, "JUPYTER_TERMINALS"),
+    ],
+)
+def test_a_bad_sandbox_limit_is_one_sentence_naming_it(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(access.SettingError) as raised:
+        access.check_sandbox(env, host_cpus=2)
+
+    assert str(raised.value).startswith(f"{named} in .env is")
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"JUPYTER_CPUS": "1.5", "JUPYTER_MEMORY": "2g", "JUPYTER_PIDS": "128"},
+        {
+            "JUPYTER_MEMORY": "4GB",
+            "JUPYTER_TMP_SIZE": "1g",
+            "JUPYTER_TERMINALS": "True",
+        },
+        {"JUPYTER_MEMORY": "1536m", "JUPYTER_CPUS": "0.5"},
+    ],
+)
+def test_sensible_sandbox_limits_pass(env: dict[str, str]) -> None:
+    access.check_sandbox(env, host_cpus=2)
+
+
+def test_check_settings_stops_before_anything_is_written(
+    dirs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code = access.check_settings({"JUPYTER_CPUS": "0"})
+
+    assert code == 2
+    assert "JUPYTER_CPUS in .env is '0'" in caplog.text
+    assert list((dirs / "links").iterdir()) == []
+
+
+def test_the_deadline_for_the_link_lines_is_written_beside_the_tokens(
+    dirs: Path,
+) -> None:
+    issue_into(dirs, {"INTERVIEW_MINUTES": "90"})
+
+    assert (dirs / "links" / "deadline").read_text() == "2026-12-04 10:30 UTC\n"
+
+
+def test_no_deadline_is_written_without_a_time_limit(dirs: Path) -> None:
+    issue_into(dirs, {"INTERVIEW_MINUTES": "0"})
+
+    assert (dirs / "links" / "deadline").read_text() == "\n"
