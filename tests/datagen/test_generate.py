@@ -206,25 +206,35 @@ def test_answer_key_prints_findings_and_traps_and_writes_nothing(tmp_path, capsy
     assert set(tmp_path.iterdir()) == before
 
 
-def test_prepare_generates_and_skips_access_when_the_module_is_absent(
+def fake_access(monkeypatch, *, settings_status: int, main_status: int) -> None:
+    """Stand in for datagen/access.py, whose own tests live in tests/unit."""
+    module = types.ModuleType("datagen.access")
+    module.check_settings = lambda: settings_status
+    module.main = lambda: main_status
+    monkeypatch.setitem(sys.modules, "datagen.access", module)
+
+
+def test_prepare_stops_on_a_bad_setting_before_touching_the_dataset(
     tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DATASET_SCALE", "0.1")
-    monkeypatch.setitem(sys.modules, "datagen.access", None)
+    fake_access(monkeypatch, settings_status=2, main_status=0)
     out = tmp_path / "dataset"
 
     status = main(["prepare", "--out", str(out), "--include", str(tmp_path / "none")])
 
-    assert status == 0
-    assert json.loads((out / "manifest.json").read_text())["scenario"] == "shop"
+    assert status == 2
+    assert not out.exists()
 
 
-def test_prepare_exits_with_the_return_code_of_access_main(tmp_path, monkeypatch):
+def test_prepare_generates_then_exits_with_the_return_code_of_access_main(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("DATASET_SCALE", "0.1")
-    fake_access = types.ModuleType("datagen.access")
-    fake_access.main = lambda: 3
-    monkeypatch.setitem(sys.modules, "datagen.access", fake_access)
+    fake_access(monkeypatch, settings_status=0, main_status=3)
+    out = tmp_path / "dataset"
 
-    status = main(["prepare", "--out", str(tmp_path / "dataset")])
+    status = main(["prepare", "--out", str(out), "--include", str(tmp_path / "none")])
 
     assert status == 3
+    assert json.loads((out / "manifest.json").read_text())["scenario"] == "shop"
