@@ -43,6 +43,8 @@ c.IdentityProvider.updatable_fields = []
 # Neither link may shut the server down; that would end the session for both.
 c.ServerApp.authorizer_class = "pairlab_jupyter.authorizer.PairlabAuthorizer"
 c.ServerApp.quit_button = False
+# A wrong or expired link lands on a page that says so in plain words.
+c.ServerApp.extra_template_paths = ["/opt/pairlab/templates"]
 
 # Hidden files, caches and checkpoints stay out of the candidate's file browser.
 c.ContentsManager.allow_hidden = False
@@ -83,3 +85,7 @@ c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.timebox": True})
 # A restart must not lose the last second of typing: save shared documents on the
 # way down, so file and collaboration store agree when the rooms reload.
 c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.savestop": True})
+
+# The notebooks and state volumes have no size of their own: below JUPYTER_DISK_FLOOR
+# free on Docker's disk, stop the candidate's processes before they fill it.
+c.ServerApp.jpserver_extensions.update({"pairlab_jupyter.diskguard": True})

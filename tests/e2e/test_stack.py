@@ -92,8 +92,12 @@ def test_api_refuses_a_missing_or_wrong_token(
 def test_a_wrong_token_in_the_link_leads_to_the_login_page(links: Links) -> None:
     response = httpx.get(f"{links.base_url}/lab?token=not-the-token", timeout=30)
 
+    login_page = httpx.get(links.base_url + response.headers["location"], timeout=30)
+
     assert response.status_code == 302
     assert response.headers["location"].startswith("/login")
+    assert "This interview link did not work" in login_page.text
+    assert "ask your interviewer" in login_page.text
 
 
 def test_the_link_logs_in_the_named_candidate(candidate: JupyterClient) -> None:

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, WSMsgType, web
+from aiohttp import (
+    ClientConnectionError,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    WSMsgType,
+    web,
+)
 
 HOP_BY_HOP = {
     "connection",
@@ -168,6 +175,20 @@ def build_edge(upstream: str, credentials: list[str], log: AgentLog) -> web.Appl
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await relay_websocket(request, session, target, headers)
         body = await request.read()
+        try:
+            return await relay_http(request, session, target, headers, body)
+        except ClientConnectionError as error:
+            # As ngrok's edge does while the upstream restarts: a short 502, no trace.
+            log.write("warn", "upstream unreachable", err=str(error))
+            return web.Response(status=502, text="upstream unreachable\n")
+
+    async def relay_http(
+        request: web.Request,
+        session: ClientSession,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> web.StreamResponse:
         async with session.request(
             request.method, target, headers=headers, data=body, allow_redirects=False
         ) as upstream_response:
