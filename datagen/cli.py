@@ -247,9 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare",
         "what the compose service runs at `docker compose up`",
         f"""
-        Generate the dataset DATASET names into {PREPARE_OUT}, ship the files of
-        {PREPARE_INCLUDE} (your ./data folder) beside it, then issue the
-        interview's logins. The compose service runs it; you rarely need to.
+        Check the interview's settings in .env, generate the dataset DATASET
+        names into {PREPARE_OUT} with the files of {PREPARE_INCLUDE} (your ./data
+        folder) beside it, then issue the interview's logins. The compose service
+        runs it at `docker compose up`; you rarely need to.
 
         example, as the compose service runs it:
           python -m datagen prepare
