@@ -3,8 +3,9 @@ JupyterLab container's start-up, and the size of each image.
 
 Run with a Docker engine, from the repository root:
 
-    PYTHON_IMAGE=standin/python:3.13-slim .venv/bin/python bench/stack_bench.py
+    .venv/bin/python bench/stack_bench.py
 
+Set PYTHON_IMAGE first if this machine cannot pull python:3.13-slim.
 Images are built first and not timed. The stack runs with the test suite's fake
 ngrok agent, since the tunnel to ngrok's cloud is outside this machine's control.
 """
