@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -449,8 +450,8 @@ def server_started_at(stack: Stack) -> str:
     return str(stack.container_state("jupyter")["StartedAt"])
 
 
-def kernel_pid(kernel: Kernel) -> int:
-    return int(kernel.run("import os; print(os.getpid())").stdout)
+def kernel_pid(kernel: Kernel, *, timeout: float = 60) -> int:
+    return int(kernel.run("import os; print(os.getpid())", timeout=timeout).stdout)
 
 
 # Every process of the bomb forks until the pids limit refuses, and stops by itself
@@ -563,13 +564,16 @@ def test_a_memory_bomb_kills_the_kernel_not_the_server_and_saved_work_survives(
 
     bounded_kernel.submit(MEMORY_BOMB)
     seen = bounded_kernel.wait_for_state({"restarting", "dead"}, timeout=120)
-
     restarted = Kernel(bounded_candidate, bounded_kernel.kernel_id)
+    # A request sent while the kernel still starts may be lost: ask again, briefly.
     pid_after = wait_until(
-        lambda: kernel_pid(restarted), timeout=60, what="the restarted kernel"
+        lambda: kernel_pid(restarted, timeout=10),
+        timeout=60,
+        what="the restarted kernel to run code",
     )
     restarted.socket.close()
     reread = bounded_candidate.get("/api/contents/before-bomb.ipynb").json()
+
     assert saved.status_code == 201, saved.text
     assert seen == "restarting"
     assert pid_after != pid_before
@@ -650,6 +654,86 @@ def test_filling_the_scratch_space_stops_at_its_size_and_saving_still_works(
     assert saved.status_code == 201, saved.text
     assert reread["content"] == "still saving\n"
     assert emptied == "emptied"
+
+
+def docker_disk_free_bytes() -> int:
+    root = subprocess.run(
+        ["docker", "info", "--format", "{{.DockerRootDir}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return shutil.disk_usage(root).free
+
+
+# A writer that leaves the kernel's process group, so that restarting the kernel
+# would not stop it; it writes at most 1.5 GiB and for at most 90 seconds.
+ESCAPED_WRITER = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open('writer.pid', 'w') as note:
+            note.write(str(os.getpid()))
+        deadline = time.monotonic() + 90
+        chunk = b'x' * (8 << 20)
+        with open('filler.bin', 'wb') as handle:
+            while time.monotonic() < deadline and handle.tell() < (3 << 29):
+                handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+    os._exit(0)
+print('writer started')
+"""
+
+
+def test_writing_below_the_disk_floor_stops_even_an_escaped_writer(
+    fresh_stack: Stack,
+) -> None:
+    # The floor sits 384 MiB under what Docker's disk has free now, so the writer
+    # crosses it within seconds; other stacks on this machine move it a little.
+    floor_mib = (docker_disk_free_bytes() >> 20) - 384
+    fresh_stack.settings["JUPYTER_DISK_FLOOR"] = f"{floor_mib}m"
+    fresh_stack.up()
+    links = fresh_stack.links()
+    client = JupyterClient(links.base_url, links.candidate_token)
+    kernel = client.start_kernel()
+
+    started = kernel.run(ESCAPED_WRITER).stdout.strip()
+    warning = wait_until(
+        lambda: next(
+            (
+                line
+                for line in fresh_stack.logs("jupyter").splitlines()
+                if "of the candidate's processes" in line
+            ),
+            None,
+        ),
+        timeout=90,
+        what="the disk guard's warning in jupyter's logs",
+    )
+    writer_pid = client.get("/api/contents/writer.pid").json()["content"]
+    wait_until(
+        lambda: (
+            fresh_stack.exec("jupyter", "test", "-e", f"/proc/{writer_pid}").returncode
+            == 1
+        ),
+        timeout=30,
+        what="the escaped writer to be gone",
+    )
+    written = client.get("/api/contents/filler.bin?content=0").json()["size"]
+    saved = client.http.put(
+        "/api/contents/still-saving.txt",
+        json={"type": "file", "format": "text", "content": "kept\n"},
+    )
+    status = answers(client, ("/api/status",))
+    client.close()
+
+    assert started == "writer started"
+    assert "JUPYTER_DISK_FLOOR" in warning
+    assert written < 1 << 30, f"the writer wrote {written >> 20} MiB"
+    assert saved.status_code == 201, saved.text
+    assert status == {"/api/status": 200}
 
 
 # --- The optional front door, enforced by the tunnel fake ---------------------------
