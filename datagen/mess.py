@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,14 +51,14 @@ def spoil_table(
     """Apply every imperfection knob to a clean frame and return its visible columns."""
     from datagen.engine import rng_for
 
-    rows = index = None
+    duplicates = index = None
     if table.duplicates > 0:
         rng = rng_for(seed, table.name, "__duplicates__")
         copies = pick_rows(rng, frame.height, table.duplicates)
         # Copies land at random places, as when an export is re-run and appended.
         places = np.sort(rng.integers(0, frame.height + 1, size=copies.size))
-        rows = np.insert(np.arange(frame.height), places, copies)
-        index = pl.Series(rows)
+        duplicates = Duplicates(copies=copies, before=places)
+        index = pl.Series(duplicates.rows(frame.height))
 
     columns = []
     for column in table.columns.values():
@@ -71,7 +72,7 @@ def spoil_table(
                 column.mess,
                 rng_for(seed, table.name, column.name, "mess"),
                 far_future=scenario.end,
-                rows=rows,
+                duplicates=duplicates,
             )
         elif index is not None:
             series = series.gather(index)
@@ -79,27 +80,47 @@ def spoil_table(
     return pl.DataFrame(columns)
 
 
-class _Shipped:
-    """Where each clean row ships: once, or twice for a duplicated row."""
+@dataclass(frozen=True)
+class Duplicates:
+    """Clean rows shipped twice: `copies[i]` goes in before clean row `before[i]`.
 
-    def __init__(self, height: int, rows: np.ndarray | None) -> None:
-        self.height, self.rows = height, rows
+    `before` is sorted, and may hold the table's height, meaning at the end.
+    """
+
+    copies: np.ndarray
+    before: np.ndarray
+
+    def rows(self, height: int) -> np.ndarray:
+        """The clean row at each place of the shipped table."""
+        return np.insert(np.arange(height), self.before, self.copies)
+
+    def places(self, picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where sorted clean rows ship, and which of them each place holds."""
+        # A clean row moves down by the copies put in before it; copy i lands at
+        # before[i] + i, as the copies ahead of it in the list come first.
+        own = picked + np.searchsorted(self.before, picked, side="right")
+        copied = np.isin(self.copies, picked)
+        at = (self.before + np.arange(self.before.size))[copied]
+        of = np.searchsorted(picked, self.copies[copied])
+        return np.concatenate([own, at]), np.concatenate([np.arange(picked.size), of])
+
+
+class _Shipped:
+    """Finds the places picked clean rows ship at, and their current values."""
+
+    def __init__(self, duplicates: Duplicates | None) -> None:
+        self.duplicates = duplicates
 
     def lookup(
         self, series: pl.Series, picked: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, pl.Series]:
-        """The places the picked rows ship at, which pick each place is, and the
-        picked rows' current values, one a pick."""
-        if self.rows is None:
-            return picked, np.arange(picked.size), series.gather(pl.Series(picked))
-        flagged = np.zeros(self.height, dtype=bool)
-        flagged[picked] = True
-        places = np.flatnonzero(flagged[self.rows])
-        which = np.searchsorted(picked, self.rows[places])
-        # A row and its copy hold the same value, so either place will do.
-        one_place = np.empty(picked.size, dtype=np.int64)
-        one_place[which] = places
-        return places, which, series.gather(pl.Series(one_place))
+        """Places, which pick each place holds, and each pick's current value."""
+        if self.duplicates is None:
+            places, which = picked, np.arange(picked.size)
+        else:
+            places, which = self.duplicates.places(picked)
+        # The first picked.size places are the picked rows' own, in pick order.
+        return places, which, series.gather(pl.Series(places[: picked.size]))
 
 
 def spoil_column(
@@ -108,19 +129,22 @@ def spoil_column(
     rng: np.random.Generator,
     *,
     far_future: dt.date,
-    rows: np.ndarray | None = None,
+    duplicates: Duplicates | None = None,
 ) -> pl.Series:
     """Apply a column's knobs in a fixed order, each on its own exact share of rows.
 
-    `rows`, if given, lists the clean rows in shipping order, duplicates included.
-    The column is copied into that order first and spoiled in place there, each
-    knob picking clean rows, so a row and its copy stay alike: copying the spoiled
-    column afterwards cost a million fresh values more.
+    With `duplicates`, the column is copied into shipping order first and spoiled
+    in place there, each knob picking clean rows and changing every place a row
+    ships at, so a row and its copy stay alike; copying the spoiled column
+    afterwards cost a million fresh values more.
     """
     height = series.len()
-    shipped = _Shipped(height, rows)
+    shipped = _Shipped(duplicates)
     # scatter() writes in place; the caller's clean column must stay clean.
-    series = series.clone() if rows is None else series.gather(pl.Series(rows))
+    if duplicates is None:
+        series = series.clone()
+    else:
+        series = series.gather(pl.Series(duplicates.rows(height)))
     numeric = series.dtype.is_numeric()
     temporal = series.dtype == pl.Date or isinstance(series.dtype, pl.Datetime)
 

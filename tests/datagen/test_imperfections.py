@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from datagen import build_dataset, load_scenario
-from datagen.mess import spoil_column
+from datagen.mess import Duplicates, spoil_column
 
 # Knobs pick an exact count of rows, so the only slack is rounding and the rare
 # row where a spoiled value happens to equal the clean one.
@@ -148,3 +148,19 @@ def test_duplicate_rows_stay_exact_copies_in_spoiled_columns():
 
     assert (copies, exact) == (240, 240)
     assert missing == round(0.03 * clean.height)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_duplicates_find_every_place_a_picked_row_ships_at(seed):
+    rng = np.random.default_rng(seed)
+    copies = np.sort(rng.choice(300, size=40, replace=False))
+    duplicates = Duplicates(
+        copies=copies, before=np.sort(rng.integers(0, 301, size=40))
+    )
+    shipped_rows = duplicates.rows(300)
+    picked = np.sort(rng.choice(300, size=60, replace=False))
+
+    places, which = duplicates.places(picked)
+
+    assert sorted(places) == list(np.flatnonzero(np.isin(shipped_rows, picked)))
+    assert (shipped_rows[places] == picked[which]).all()
