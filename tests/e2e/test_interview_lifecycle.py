@@ -32,6 +32,8 @@ NOTEBOOK = "interview.ipynb"
 # Edits this far apart land in different playback states (which merge per second).
 STATE_GAP = 1.6
 NOTICE_WORDS = "Time is nearly up"
+# Allowed wait between a keystroke and its timestamp in the store (stamped on write).
+STORE_LAG = 5.0
 # What running out of memory does to a kernel, without the wait.
 CRASH = "import os\nos.kill(os.getpid(), 9)"
 
@@ -175,9 +177,11 @@ async def play(session: Session) -> None:
     )
     for who, api in (("candidate", candidate_api), ("interviewer", interviewer_api)):
         session.after_deadline[who] = api.get("/api/contents").status_code
-    session.after_deadline["candidate link"] = httpx.get(
-        links.candidate, timeout=30
-    ).status_code
+    for who, link in (
+        ("candidate", links.candidate),
+        ("interviewer", links.interviewer),
+    ):
+        session.after_deadline[f"{who} link"] = httpx.get(link, timeout=30).status_code
     await type_into(interviewer, "after time", new_cell("e2e-after", "# verdict"))
     session.interviewer_edit_on_disk = await until(
         lambda: "e2e-after" in disk_cells(base, links.interviewer_token, NOTEBOOK),
@@ -314,12 +318,13 @@ def test_a_middle_playback_state_shows_the_first_line_alone_at_its_clock_time(
 ) -> None:
     states = playback_states(session.export_folder)
     typed = session.typed_at["first line"]
+    first_line_alone = [*session.starter, ("e2e-answer", "code", "x = 21")]
 
-    [middle] = [
-        s for s in states if typed - 1 <= s.time < session.typed_at["second line"]
-    ]
-    assert list(middle.cells) == [*session.starter, ("e2e-answer", "code", "x = 21")]
-    assert abs(middle.time - typed) < 1.5, (middle.time, typed)
+    [middle] = [s for s in states if list(s.cells) == first_line_alone]
+    # The store stamps an edit when the server writes it, which on a busy machine
+    # can be a few seconds after the keystroke, never before it.
+    assert typed - 0.5 <= middle.time <= typed + STORE_LAG, (middle.time, typed)
+    assert 0 < states.index(middle) < len(states) - 1
 
 
 def test_the_notice_shows_under_a_late_run_and_not_under_an_early_one(
@@ -340,6 +345,7 @@ def test_at_the_deadline_the_candidate_is_cut_off_and_the_interviewer_is_not(
         "candidate": 403,
         "interviewer": 200,
         "candidate link": 302,
+        "interviewer link": 200,
     }
     assert session.interviewer_edit_on_disk
     [ended] = session.end_of_access_log
