@@ -348,36 +348,31 @@ def test_security_headers_forbid_foreign_framing_and_sniffing(
     assert response.headers.get("Referrer-Policy") == "no-referrer"
 
 
-def network_gateway(network: str) -> str:
+def docker(*arguments: str) -> str:
+    """What a docker CLI command printed, stripped; fail if it fails."""
     return subprocess.run(
-        [
-            "docker",
-            "network",
-            "inspect",
-            network,
-            "--format",
-            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["docker", *arguments], capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+def network_gateway(network: str) -> str:
+    return docker(
+        "network",
+        "inspect",
+        network,
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    )
 
 
 def container_address(stack: Stack, service: str, network: str) -> str:
     container = stack.compose("ps", "--quiet", service).stdout.strip()
-    return subprocess.run(
-        [
-            "docker",
-            "inspect",
-            container,
-            "--format",
-            f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return docker(
+        "inspect",
+        container,
+        "--format",
+        f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
+    )
 
 
 def test_failed_logins_are_logged_with_the_client_address_the_tunnel_forwarded(
@@ -657,13 +652,7 @@ def test_filling_the_scratch_space_stops_at_its_size_and_saving_still_works(
 
 
 def docker_disk_free_bytes() -> int:
-    root = subprocess.run(
-        ["docker", "info", "--format", "{{.DockerRootDir}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return shutil.disk_usage(root).free
+    return shutil.disk_usage(docker("info", "--format", "{{.DockerRootDir}}")).free
 
 
 # A writer that leaves the kernel's process group, so that restarting the kernel
