@@ -158,6 +158,13 @@ def check_sandbox(env: Mapping[str, str], *, host_cpus: int | None = None) -> No
             "written as a number and k, m or g, such as 512m."
         )
 
+    floor = env.get("JUPYTER_DISK_FLOOR", "").strip() or "2g"
+    if _size_in_bytes(floor) is None:
+        raise SettingError(
+            f"JUPYTER_DISK_FLOOR in .env is {floor!r}; set a size such as 2g or "
+            "512m, or 0 to turn the disk guard off."
+        )
+
     terminals = env.get("JUPYTER_TERMINALS", "").strip() or "false"
     if terminals.lower() not in ("true", "false"):
         raise SettingError(

@@ -138,6 +138,7 @@ def test_main_reports_a_bad_setting_with_exit_code_2(
         ({"JUPYTER_TMP_SIZE": "lots"}, "JUPYTER_TMP_SIZE"),
         ({"JUPYTER_TMP_SIZE": "1m"}, "JUPYTER_TMP_SIZE"),
         ({"JUPYTER_TERMINALS": "yes please"}, "JUPYTER_TERMINALS"),
+        ({"JUPYTER_DISK_FLOOR": "two gigs"}, "JUPYTER_DISK_FLOOR"),
     ],
 )
 def test_a_bad_sandbox_limit_is_one_sentence_naming_it(
