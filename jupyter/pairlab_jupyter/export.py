@@ -280,6 +280,9 @@ def find_notebooks(notebook_dir: Path) -> list[Path]:
         path.relative_to(notebook_dir)
         for path in notebook_dir.rglob("*.ipynb")
         if not SKIPPED_PARTS & set(path.relative_to(notebook_dir).parts)
+        # The export reads as root: a link the candidate planted could point at
+        # anything the export container can read, so links are never followed.
+        and not path.is_symlink()
     )
 
 
