@@ -101,7 +101,14 @@ def answer_key(dataset: Dataset) -> str:
         if finding.description:
             lines += [_indent(finding.description), ""]
         lines += [_indent(f"How to find it: {finding.analysis}"), ""]
-        lines += [_indent("Check, as SQL over the shipped tables:"), ""]
+        parsed = ", ".join(finding.parse_dates)
+        where = (
+            f"with {parsed} parsed to dates first" if parsed else "as they are shipped"
+        )
+        lines += [
+            _indent(f"Check, as polars SQL (pl.SQLContext) over the tables, {where}:"),
+            "",
+        ]
         lines += ["      " + line.rstrip() for line in finding.sql.strip().splitlines()]
         lines += [
             "",
