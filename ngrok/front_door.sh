@@ -1,6 +1,7 @@
 # Optional front door of pairlab's ngrok service: turns NGROK_FRONT_DOOR and its
 # settings from .env into an ngrok traffic-policy file. Sourced by start.sh (busybox
 # ash in the official image) and by tests/unit/test_front_door.py; POSIX sh only.
+# shellcheck shell=sh
 
 # start.sh reads these two after sourcing this file.
 # shellcheck disable=SC2034

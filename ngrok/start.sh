@@ -45,6 +45,7 @@ set -- http "$UPSTREAM" --config "$CONFIG" --config "$AUTH_CONFIG" \
 
 # The optional front door: ngrok's edge checks visitors before Jupyter sees them.
 # shellcheck source=ngrok/front_door.sh
+# shellcheck source=ngrok/front_door.sh
 . "$(dirname "$0")/front_door.sh"
 if ! write_front_door_policy "$POLICY"; then
   give_up "$FRONT_DOOR_ERROR"
