@@ -382,6 +382,13 @@ def test_restarts_of_jupyter_and_ngrok_lose_no_edit_and_duplicate_no_cell(
         return rounds
 
     rounds = asyncio.run(scenario())
+    # How each start loaded the notebook and each stop saved it, for a failure's story.
+    story = [
+        line
+        for line in named_stack.logs("jupyter").splitlines()
+        if "ystore" in line or "shutdown" in line or "received signal" in line
+    ]
+    print("\n".join(story))
 
     for outcome in rounds:
         assert outcome["duplicate_ids"] == 0, outcome
