@@ -386,7 +386,7 @@ def test_restarts_of_jupyter_and_ngrok_lose_no_edit_and_duplicate_no_cell(
     story = [
         line
         for line in named_stack.logs("jupyter").splitlines()
-        if "ystore" in line or "shutdown" in line or "received signal" in line
+        if "ystore" in line or "Wrote down" in line or "received signal" in line
     ]
     print("\n".join(story))
 
