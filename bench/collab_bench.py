@@ -4,13 +4,16 @@
 """Prints edit propagation latency through the tunnel fake and direct, idle and loaded.
 
 One run brings up a throwaway stack (the fake ngrok swapped in, as in the tests),
-then measures four things side by side, each over the same number of edits:
+then measures three routes side by side, each over the same number of edits:
 
-- tunnel: both peers on the host, through the fake ngrok's 127.0.0.1 port;
+- tunnel: both peers on the host, through the fake ngrok's port published on
+  127.0.0.1 (so also through Docker's port forwarding), as the tests reach it;
+- edge: both peers in a container on the outbound network, to the fake ngrok's
+  forwarding port: the tunnel fake's own cost, without Docker's port forwarding;
 - direct: both peers in a container on the stack's internal network, straight to
   jupyter:8888 (the same code, run from the jupyter image);
-- both again while the shared kernel runs a polars group-by on every CPU the jupyter
-  container may use.
+and all three again while the shared kernel runs a polars group-by on every CPU the
+jupyter container may use.
 
 An edit is one character typed into a cell by the candidate's peer; its latency is
 the time until the interviewer's peer, in the same process, holds it.
@@ -122,15 +125,26 @@ async def measure(base_url: str, *, edits: int, path: str) -> dict[str, float]:
     return {"edits": len(latencies), **percentiles(latencies)}
 
 
-def measure_direct(project: str, tokens: dict[str, str], *, edits: int) -> dict:
-    """Run `measure` in a container on the internal network, next to jupyter."""
+# Where the in-container peers connect: straight to jupyter on the internal network,
+# or to the fake ngrok's forwarding port on the outbound network.
+INSIDE_ROUTES = {
+    "direct": ("interview", "http://jupyter:8888"),
+    "edge": ("outbound", "http://ngrok:8080"),
+}
+
+
+def measure_inside(
+    project: str, tokens: dict[str, str], *, route: str, edits: int
+) -> dict:
+    """Run `measure` in a container of the jupyter image on one of the networks."""
+    network, url = INSIDE_ROUTES[route]
     environment = {**os.environ, **tokens}
     command = [
         "docker",
         "run",
         "--rm",
         "--network",
-        f"{project}_interview",
+        f"{project}_{network}",
         "--label",
         f"com.docker.compose.project={project}",
         "--env",
@@ -149,7 +163,7 @@ def measure_direct(project: str, tokens: dict[str, str], *, edits: int) -> dict:
         "/opt/bench/bench/collab_bench.py",
         "measure",
         "--url",
-        "http://jupyter:8888",
+        url,
         "--edits",
         str(edits),
     ]
@@ -157,7 +171,7 @@ def measure_direct(project: str, tokens: dict[str, str], *, edits: int) -> dict:
         command, env=environment, capture_output=True, text=True, timeout=600
     )
     if result.returncode != 0:
-        raise RuntimeError(f"the direct client failed:\n{result.stderr}")
+        raise RuntimeError(f"the {route} client failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -237,6 +251,26 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def measure_all(
+    figures: dict[str, dict[str, float]],
+    scenario: str,
+    project: str,
+    tokens: dict[str, str],
+    base_url: str,
+    path: str,
+    edits: int,
+) -> None:
+    """The same edits through the tunnel from the host, and from inside Docker."""
+    figures[f"{scenario} tunnel"] = asyncio.run(
+        measure(base_url, edits=edits, path=path)
+    )
+    for route in INSIDE_ROUTES:
+        figures[f"{scenario} {route}"] = measure_inside(
+            project, tokens, route=route, edits=edits
+        )
+    log.info("measured %d edits on each of 3 routes (%s)", edits, scenario)
+
+
 def run(*, edits: int, load_seconds: int, jupyter_cpus: str | None) -> int:
     from support.stack import Stack
 
@@ -258,22 +292,15 @@ def run(*, edits: int, load_seconds: int, jupyter_cpus: str | None) -> int:
         os.environ.update(tokens)
         path = scratch_notebook(links.base_url, links.interviewer_token)
 
-        figures["idle tunnel"] = asyncio.run(
-            measure(links.base_url, edits=edits, path=path)
-        )
-        log.info("measured %d edits through the tunnel", edits)
-        figures["idle direct"] = measure_direct(stack.project, tokens, edits=edits)
-        log.info("measured %d edits directly", edits)
+        measure_all(figures, "idle", stack.project, tokens, links.base_url, path, edits)
 
         load = KernelLoad(links.base_url, links.candidate_token, seconds=load_seconds)
         load.start()
         try:
             cpu = wait_for_load(stack.project)
-            figures["busy tunnel"] = asyncio.run(
-                measure(links.base_url, edits=edits, path=path)
+            measure_all(
+                figures, "busy", stack.project, tokens, links.base_url, path, edits
             )
-            cpu = max(cpu, container_cpu_percent(stack.project))
-            figures["busy direct"] = measure_direct(stack.project, tokens, edits=edits)
             cpu = max(cpu, container_cpu_percent(stack.project))
         finally:
             passes = load.stop()
@@ -328,27 +355,31 @@ def report(
         scenario, route = name.split()
         print(row(scenario, route, values))
     for scenario in ("idle", "busy"):
-        tunnel, direct = figures[f"{scenario} tunnel"], figures[f"{scenario} direct"]
+        direct = figures[f"{scenario} direct"]
+        for route in ("tunnel", "edge"):
+            over = figures[f"{scenario} {route}"]
+            print(
+                f"{scenario} {route}/direct: p50 x{over['p50'] / direct['p50']:.2f}, "
+                f"p95 x{over['p95'] / direct['p95']:.2f}, "
+                f"p99 x{over['p99'] / direct['p99']:.2f}"
+            )
+    direct = figures["idle direct"]
+    for route in ("tunnel", "edge"):
+        idle, busy = figures[f"idle {route}"], figures[f"busy {route}"]
+        ratio = idle["p95"] / direct["p95"]
         print(
-            f"{scenario} tunnel/direct: p50 x{tunnel['p50'] / direct['p50']:.2f}, "
-            f"p95 x{tunnel['p95'] / direct['p95']:.2f}, "
-            f"p99 x{tunnel['p99'] / direct['p99']:.2f}"
+            f"target idle {route} p95 < {IDLE_TUNNEL_P95_MS} ms: "
+            f"{verdict(idle['p95'] < IDLE_TUNNEL_P95_MS)} ({idle['p95']:.2f} ms)"
         )
-    idle, busy = figures["idle tunnel"], figures["busy tunnel"]
-    ratio = idle["p95"] / figures["idle direct"]["p95"]
-    print(
-        f"target idle tunnel p95 < {IDLE_TUNNEL_P95_MS} ms: "
-        f"{verdict(idle['p95'] < IDLE_TUNNEL_P95_MS)} ({idle['p95']:.2f} ms)"
-    )
-    print(
-        f"target idle tunnel p95 <= {TUNNEL_OVER_DIRECT}x direct: "
-        f"{verdict(ratio <= TUNNEL_OVER_DIRECT)} (x{ratio:.2f})"
-    )
-    print(
-        f"target busy tunnel p95 < {BUSY_TUNNEL_P95_MS} ms: "
-        f"{verdict(busy['p95'] < BUSY_TUNNEL_P95_MS)} ({busy['p95']:.2f} ms, "
-        f"jupyter container at up to {busy_cpu:.0f}% CPU)"
-    )
+        print(
+            f"target idle {route} p95 <= {TUNNEL_OVER_DIRECT}x direct: "
+            f"{verdict(ratio <= TUNNEL_OVER_DIRECT)} (x{ratio:.2f})"
+        )
+        print(
+            f"target busy {route} p95 < {BUSY_TUNNEL_P95_MS} ms: "
+            f"{verdict(busy['p95'] < BUSY_TUNNEL_P95_MS)} ({busy['p95']:.2f} ms, "
+            f"jupyter container at up to {busy_cpu:.0f}% CPU)"
+        )
 
 
 def main(argv: list[str]) -> int:
