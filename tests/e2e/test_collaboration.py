@@ -266,7 +266,7 @@ def test_a_cell_run_by_one_person_shows_its_outputs_to_the_other(
         streamed_to_interviewer = watch_stream(watching)
     finally:
         running.shutdown()
-        watching._closing.close()
+        watching.close()
         candidate_client.close()
         interviewer_client.close()
 

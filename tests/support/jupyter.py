@@ -161,6 +161,10 @@ class Kernel:
                     return state
         raise TimeoutError(f"the kernel reported none of {states} within {timeout}s")
 
-    def shutdown(self) -> None:
+    def close(self) -> None:
+        """Close this connection only; the kernel runs on for everyone else."""
         self._closing.close()
+
+    def shutdown(self) -> None:
+        self.close()
         self.client.http.delete(f"/api/kernels/{self.kernel_id}")
