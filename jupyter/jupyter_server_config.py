@@ -67,6 +67,8 @@ c.NotebookNotary.db_file = ":memory:"
 # and the collaboration store disagree, and every restart rewrote cells in both copies.
 c.ServerApp.contents_manager_class = "pairlab_jupyter.contents.UnmarkedContentsManager"
 c.LabApp.workspaces_dir = "/var/lib/pairlab/workspaces"
+# JUPYTER_CONFIG_DIR is read-only; Lab's settings (theme, font size) go to scratch.
+c.LabApp.user_settings_dir = "/home/pairlab/.jupyter/lab/user-settings"
 
 # The container has no route out: skip every feature that would phone home.
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
