@@ -17,7 +17,7 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ def parse_floor(text: str) -> int:
         )
     number, unit = match.groups()
     return int(float(number) * UNIT_BYTES[unit.lower()])
+
+
+def configured_floor(environ: Mapping[str, str] = os.environ) -> int:
+    """The floor in bytes that .env sets; a value that is no size raises FloorError."""
+    return parse_floor(environ.get(FLOOR_VARIABLE) or DEFAULT_FLOOR)
 
 
 def candidate_processes(*, server_pid: int, proc: Path = Path("/proc")) -> list[int]:
@@ -125,7 +130,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     log = serverapp.log
     try:
-        floor_bytes = parse_floor(os.environ.get(FLOOR_VARIABLE) or DEFAULT_FLOOR)
+        floor_bytes = configured_floor()
     except FloorError as error:
         log.error("%s Using %s=%s meanwhile.", error, FLOOR_VARIABLE, DEFAULT_FLOOR)
         floor_bytes = parse_floor(DEFAULT_FLOOR)
