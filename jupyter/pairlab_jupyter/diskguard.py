@@ -60,7 +60,7 @@ def candidate_processes(*, server_pid: int, proc: Path = Path("/proc")) -> list[
     That is all but the init (pid 1), the server, and processes with parent 0:
     those entered the container from outside (`docker exec`, the health check), so
     they are the operator's; the kernels' children, even those that left their
-    process group, keep a parent inside the container.
+    process group, keep a parent inside the container. Zombies are left out.
     """
     found = []
     for entry in proc.iterdir():
@@ -70,6 +70,10 @@ def candidate_processes(*, server_pid: int, proc: Path = Path("/proc")) -> list[
             status = (entry / "status").read_text()
         except OSError:
             continue  # gone meanwhile
+        # A killed child of the server stays listed as a zombie until reaped; it
+        # runs nothing, and signalling it again would only inflate the counts.
+        if re.search(r"^State:\s*[ZX]", status, re.MULTILINE):
+            continue
         parent = re.search(r"^PPid:\s*(\d+)", status, re.MULTILINE)
         if parent is not None and parent.group(1) != "0":
             found.append(int(entry.name))

@@ -3,20 +3,30 @@
 From the deadline on, the identity provider refuses the candidate's token and
 cookie; this extension also ends the websockets they already hold open, which no
 later login check would ever see: first the collaboration rooms (so no edit
-arrives after the save), then a save of every open document, then the kernels.
+arrives after the save), then a save of every open document, then the kernels and
+terminals. Closing sockets is not enough: code the candidate ran may have started
+processes that outlive them (even detached ones, which can still write files or
+reach a kernel directly over its ZMQ ports). So every terminal is ended, every
+process the server did not start itself is stopped, and every kernel is restarted:
+nothing the candidate started keeps running, and the interviewer gets fresh kernels
+(the notebooks keep their outputs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
+from pairlab_jupyter.diskguard import candidate_processes
 from pairlab_jupyter.execlog import ExecutionLoggingConnection
 from pairlab_jupyter.identity import AccessFileError, load_access
 
@@ -27,6 +37,33 @@ TIME_UP_REASON = "The interview time is over."
 CHECK_EVERY_MS = 1000
 # How long queued edits from a closed socket may take to reach the document.
 DRAIN_SECONDS = 2.0
+# Rounds of killing what is left: a process may fork between a listing and its kill.
+STOP_ROUNDS = 20
+
+
+def stop_processes(
+    *,
+    list_processes: Callable[[], list[int]],
+    kill: Callable[[int], None],
+    keep: set[int],
+    rounds: int = STOP_ROUNDS,
+) -> tuple[int, list[int]]:
+    """Kill listed processes, but those kept, until none is left or the rounds run out.
+
+    Returns how many were killed and which were still listed at the end.
+    """
+    killed: set[int] = set()
+    for _ in range(rounds):
+        left = [pid for pid in list_processes() if pid not in keep]
+        if not left:
+            return len(killed), []
+        for pid in left:
+            try:
+                kill(pid)
+            except ProcessLookupError:
+                continue  # ended by itself meanwhile
+            killed.add(pid)
+    return len(killed), [pid for pid in list_processes() if pid not in keep]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -104,6 +141,94 @@ class TimeKeeper:
             len(kernel_connections),
             time.monotonic() - started,
         )
+        await self.stop_candidate_code()
+
+    async def stop_candidate_code(self) -> None:
+        """End terminals, processes and kernel state that the candidate started."""
+        started = time.monotonic()
+        closed_terminals, ended_terminals = await self._end_terminals()
+
+        # Kernels first stay, so the sweep does not race the server's own restarter.
+        server_pid = os.getpid()
+
+        def processes() -> list[int]:
+            return candidate_processes(server_pid=server_pid)
+
+        def kill(pid: int) -> None:
+            os.kill(pid, signal.SIGKILL)
+
+        killed, _ = stop_processes(
+            list_processes=processes, kill=kill, keep=self._kernel_pids()
+        )
+        restarted = await self._restart_kernels()
+        # Anything that slipped in while the kernels restarted goes as well.
+        killed_after, left = stop_processes(
+            list_processes=processes, kill=kill, keep=self._kernel_pids()
+        )
+
+        self.log.info(
+            "Stopped the candidate's code at the time limit: closed %d terminal "
+            "connections, ended %d terminals, stopped %d processes outside the "
+            "kernels and restarted %d kernels, so the interviewer's kernels start "
+            "empty, in %.1fs",
+            closed_terminals,
+            ended_terminals,
+            killed + killed_after,
+            restarted,
+            time.monotonic() - started,
+        )
+        if left:
+            self.log.warning(
+                "Could not stop processes %s at the time limit; restart the stack "
+                "with `docker compose restart jupyter` to be sure they are gone.",
+                ", ".join(map(str, left)),
+            )
+
+    async def _end_terminals(self) -> tuple[int, int]:
+        manager = self.serverapp.web_app.settings.get("terminal_manager")
+        if manager is None:
+            return 0, 0  # JUPYTER_TERMINALS is off
+
+        closed = 0
+        for terminal in list(manager.terminals.values()):
+            for client in list(terminal.clients):
+                user = getattr(client, "current_user", None)
+                if getattr(user, "username", None) in self.usernames:
+                    client.close(TIME_UP_CLOSE_CODE, TIME_UP_REASON)
+                    closed += 1
+
+        # Every terminal ends, the interviewer's too: all run as the same user, so
+        # any of them may hold a command the candidate typed or left running.
+        names = list(manager.terminals)
+        for name in names:
+            try:
+                await manager.terminate(name, force=True)
+            except Exception:
+                self.log.exception("Could not end terminal %s at the deadline", name)
+        return closed, len(names)
+
+    def _kernel_pids(self) -> set[int]:
+        manager = self.serverapp.kernel_manager
+        pids = set()
+        for kernel_id in manager.list_kernel_ids():
+            pid = getattr(manager.get_kernel(kernel_id).provisioner, "pid", None)
+            if pid is not None:
+                pids.add(pid)
+        return pids
+
+    async def _restart_kernels(self) -> int:
+        manager = self.serverapp.kernel_manager
+        restarted = 0
+        for kernel_id in list(manager.list_kernel_ids()):
+            try:
+                await manager.restart_kernel(kernel_id, now=True)
+            except Exception:
+                self.log.exception(
+                    "Could not restart kernel %s at the deadline", kernel_id
+                )
+                continue
+            restarted += 1
+        return restarted
 
     async def _drain(self, clients: list[Any]) -> None:
         deadline = time.monotonic() + DRAIN_SECONDS

@@ -41,11 +41,14 @@ def test_a_floor_that_is_no_size_is_one_sentence_naming_the_setting(
     assert str(raised.value).endswith("in .env.")
 
 
-def fake_proc(root: Path, parents: dict[int, int]) -> Path:
+def fake_proc(
+    root: Path, parents: dict[int, int], *, zombies: frozenset[int] = frozenset()
+) -> Path:
     for pid, parent in parents.items():
+        state = "Z (zombie)" if pid in zombies else "S (sleeping)"
         (root / str(pid)).mkdir()
         (root / str(pid) / "status").write_text(
-            f"Name:\tx\nPid:\t{pid}\nPPid:\t{parent}\n"
+            f"Name:\tx\nState:\t{state}\nPid:\t{pid}\nPPid:\t{parent}\n"
         )
     (root / "self").mkdir()
     (root / "meminfo").write_text("MemTotal: 1 kB\n")
@@ -62,6 +65,17 @@ def test_the_candidates_processes_are_all_but_init_server_and_docker_exec(
     found = candidate_processes(server_pid=7, proc=proc)
 
     assert found == [20, 21, 30]
+
+
+def test_a_killed_process_the_server_has_not_reaped_yet_is_not_listed(
+    tmp_path: Path,
+) -> None:
+    # 22 was a terminal's shell, killed; it stays a zombie until the server reaps it.
+    proc = fake_proc(tmp_path, {1: 0, 7: 1, 20: 7, 22: 7}, zombies=frozenset({22}))
+
+    found = candidate_processes(server_pid=7, proc=proc)
+
+    assert found == [20]
 
 
 class Recorder:

@@ -11,6 +11,7 @@ import pytest
 from datagen import access
 from pairlab_jupyter.execlog import Execution, append_entry, read_entries
 from pairlab_jupyter.notice import notice_lead, notice_text
+from pairlab_jupyter.timebox import stop_processes
 
 DEADLINE = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
 TWO_HOURS = timedelta(hours=2)
@@ -89,3 +90,49 @@ def test_the_execution_log_keeps_entries_in_order_and_skips_a_torn_line(
         ("m2", "print(2)"),
     ]
     assert json.loads(log.read_text().splitlines()[0])["cell_id"] == "c1"
+
+
+class ForkingProcesses:
+    """A process table where one process starts a child each time it is listed."""
+
+    def __init__(self, pids: set[int], *, forker: int, children: int) -> None:
+        self.pids = pids
+        self.forker = forker
+        self.children_left = children
+        self.killed: list[int] = []
+
+    def list(self) -> list[int]:
+        if self.forker in self.pids and self.children_left:
+            self.children_left -= 1
+            self.pids.add(1000 + self.children_left)
+        return sorted(self.pids)
+
+    def kill(self, pid: int) -> None:
+        if pid not in self.pids:
+            raise ProcessLookupError(pid)
+        self.pids.remove(pid)
+        self.killed.append(pid)
+
+
+def test_the_deadline_sweep_kills_all_but_the_kernels_even_what_forks_meanwhile() -> (
+    None
+):
+    # 20 is a kernel; 21 its child; 30 a detached process that forked once more.
+    table = ForkingProcesses({20, 21, 30}, forker=30, children=1)
+
+    killed, left = stop_processes(list_processes=table.list, kill=table.kill, keep={20})
+
+    assert (killed, left) == (3, [])
+    assert sorted(table.killed) == [21, 30, 1000]
+    assert table.pids == {20}
+
+
+def test_the_deadline_sweep_gives_up_after_its_rounds_and_names_what_is_left() -> None:
+    table = ForkingProcesses({20, 30}, forker=30, children=0)
+    table.kill = lambda pid: None  # type: ignore[method-assign]
+
+    killed, left = stop_processes(
+        list_processes=table.list, kill=table.kill, keep={20}, rounds=3
+    )
+
+    assert (killed, left) == (1, [30])
