@@ -63,6 +63,9 @@ c.SQLiteYStore.squash_after_inactivity_of = None
 c.YDocExtension.session_store_path = "/var/lib/pairlab/collab/sessions.json"
 c.BaseFileIdManager.db_path = "/var/lib/pairlab/collab/file_id.db"
 c.NotebookNotary.db_file = ":memory:"
+# Its signing key too: the data folder is read-only, and a key on disk would let the
+# kernel sign notebooks; without one, every notebook save fails.
+c.NotebookNotary.secret = secrets.token_bytes(32)
 # With nothing ever signed, the per-cell trust marks added on read only made the file
 # and the collaboration store disagree, and every restart rewrote cells in both copies.
 c.ServerApp.contents_manager_class = "pairlab_jupyter.contents.UnmarkedContentsManager"
