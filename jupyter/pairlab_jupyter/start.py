@@ -16,7 +16,7 @@ log = logging.getLogger("pairlab.start")
 NOTEBOOK_DIR = Path("/home/pairlab/work")
 TEMPLATE_DIR = Path("/opt/pairlab/workspace")
 STATE_DIR = Path("/var/lib/pairlab")
-CPU_MAX_FILE = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 # Each library reads its own variable; all of them get the container's CPU count.
 THREAD_POOL_VARIABLES = (
@@ -29,15 +29,30 @@ THREAD_POOL_VARIABLES = (
 )
 
 
-def cpu_limit(cpu_max_file: Path = CPU_MAX_FILE) -> int:
-    """Whole CPUs the container may use: its cgroup quota rounded up, else the cores."""
+def cpu_quota(cgroup_root: Path = CGROUP_ROOT) -> tuple[int, int] | None:
+    """The container's CPU quota and period in microseconds; None without a quota.
+
+    cgroup v2 keeps both in cpu.max; cgroup v1 (older Linux hosts) in two files.
+    """
     try:
-        quota, period = cpu_max_file.read_text().split()[:2]
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]
     except (OSError, ValueError):
+        try:
+            quota = (cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup_root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    return int(quota), int(period)
+
+
+def cpu_limit(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """Whole CPUs the container may use: its cgroup quota rounded up, else the cores."""
+    quota = cpu_quota(cgroup_root)
+    if quota is None:
         return os.cpu_count() or 1
-    if quota == "max":
-        return os.cpu_count() or 1
-    return max(1, math.ceil(int(quota) / int(period)))
+    return max(1, math.ceil(quota[0] / quota[1]))
 
 
 def size_thread_pools(environ: dict[str, str], *, cpus: int) -> list[str]:

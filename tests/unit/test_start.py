@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,21 +14,36 @@ from pairlab_jupyter.start import cpu_limit, seed_workspace, size_thread_pools
     ("cpu_max", "expected"),
     [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1)],
 )
-def test_cpu_limit_rounds_the_cgroup_quota_up(
+def test_cpu_limit_rounds_the_cgroup_v2_quota_up(
     tmp_path: Path, cpu_max: str, expected: int
 ) -> None:
-    cpu_max_file = tmp_path / "cpu.max"
-    cpu_max_file.write_text(cpu_max)
+    (tmp_path / "cpu.max").write_text(cpu_max)
 
-    assert cpu_limit(cpu_max_file) == expected
+    assert cpu_limit(tmp_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("quota", "expected"), [("200000", 2), ("150000", 2), ("50000", 1)]
+)
+def test_cpu_limit_reads_the_cgroup_v1_quota_too(
+    tmp_path: Path, quota: str, expected: int
+) -> None:
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+
+    assert cpu_limit(tmp_path) == expected
 
 
 def test_cpu_limit_falls_back_to_the_cores_without_a_quota(tmp_path: Path) -> None:
-    cpu_max_file = tmp_path / "cpu.max"
-    cpu_max_file.write_text("max 100000\n")
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "v1" / "cpu").mkdir(parents=True)
+    (tmp_path / "v1" / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "v1" / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
 
-    assert cpu_limit(cpu_max_file) >= 1
-    assert cpu_limit(tmp_path / "absent") >= 1
+    assert cpu_limit(tmp_path) == (os.cpu_count() or 1)
+    assert cpu_limit(tmp_path / "v1") == (os.cpu_count() or 1)
+    assert cpu_limit(tmp_path / "absent") == (os.cpu_count() or 1)
 
 
 def test_thread_pools_get_the_cpu_count_unless_already_set() -> None:
