@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import sys
 import time
 import unicodedata
@@ -276,14 +277,19 @@ def new_folder(export_dir: Path, name: str) -> Path:
 
 
 def find_notebooks(notebook_dir: Path) -> list[Path]:
-    return sorted(
-        path.relative_to(notebook_dir)
-        for path in notebook_dir.rglob("*.ipynb")
-        if not SKIPPED_PARTS & set(path.relative_to(notebook_dir).parts)
+    """Regular *.ipynb files under notebook_dir, relative to it, skipping data."""
+    found = []
+    for path in notebook_dir.rglob("*.ipynb"):
+        relative = path.relative_to(notebook_dir)
+        if SKIPPED_PARTS & set(relative.parts):
+            continue
         # The export reads as root: a link the candidate planted could point at
-        # anything the export container can read, so links are never followed.
-        and not path.is_symlink()
-    )
+        # anything the export container can read, so links are never followed; and
+        # a FIFO or a folder named like a notebook would hang or break the copy.
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(path.lstat().st_mode):
+                found.append(relative)
+    return sorted(found)
 
 
 def export_notebooks(*, notebook_dir: Path, target: Path) -> dict[str, list[str]]:
@@ -292,17 +298,29 @@ def export_notebooks(*, notebook_dir: Path, target: Path) -> dict[str, list[str]
     from nbconvert import HTMLExporter
 
     # JupyterLab's look without the CDN scripts (require.js, MathJax, Mermaid):
-    # formulas show as TeX, and opening the file never calls out.
+    # formulas show as TeX, and opening the file never calls out. The candidate
+    # wrote these notebooks and the interviewer opens the pages from disk, so any
+    # script or event handler in markdown or outputs is stripped.
     exporter = HTMLExporter(
         extra_template_basedirs=[str(TEMPLATES)],
         template_name="pairlab_offline",
         embed_images=True,
+        sanitize_html=True,
     )
     cell_ids: dict[str, list[str]] = {}
     for relative in find_notebooks(notebook_dir):
         copy = target / relative
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(notebook_dir / relative, copy)
+        try:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(notebook_dir / relative, copy)
+        except OSError as error:
+            log.warning(
+                "Skipped %s: it could not be copied (%s); the other notebooks "
+                "were exported.",
+                relative,
+                error.strerror or error,
+            )
+            continue
         try:
             notebook = nbformat.read(copy, as_version=4)
             body, _ = exporter.from_notebook_node(notebook)
