@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -659,6 +661,8 @@ def docker_disk_free_bytes() -> int:
 # would not stop it; it writes at most 1.5 GiB and for at most 90 seconds.
 ESCAPED_WRITER = """
 import os, time
+# A kernel started without a notebook path runs in the server's folder, /opt/pairlab.
+os.chdir('/home/pairlab/work')
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
@@ -711,18 +715,99 @@ def test_writing_below_the_disk_floor_stops_even_an_escaped_writer(
         what="the escaped writer to be gone",
     )
     written = client.get("/api/contents/filler.bin?content=0").json()["size"]
-    saved = client.http.put(
-        "/api/contents/still-saving.txt",
-        json={"type": "file", "format": "text", "content": "kept\n"},
-    )
+    note = {"type": "file", "format": "text", "content": "kept\n"}
+    refused = client.http.put("/api/contents/still-saving.txt", json=note)
+    deleted = client.http.delete("/api/contents/filler.bin")
+    saved = client.http.put("/api/contents/still-saving.txt", json=note)
     status = answers(client, ("/api/status",))
     client.close()
 
     assert started == "writer started"
     assert "JUPYTER_DISK_FLOOR" in warning
     assert written < 1 << 30, f"the writer wrote {written >> 20} MiB"
+    # Below the floor the server writes nothing either; deleting makes room again.
+    assert refused.status_code == 507, refused.text
+    assert "JUPYTER_DISK_FLOOR keeps" in refused.json()["message"]
+    assert deleted.status_code == 204, deleted.text
     assert saved.status_code == 201, saved.text
     assert status == {"/api/status": 200}
+
+
+# Half a MiB a chunk: the tunnel fake (aiohttp) takes request bodies of 1 MiB at most.
+CHUNK = base64.b64encode(b"u" * (1 << 19)).decode()
+
+
+def upload_chunks(client: JupyterClient, path: str, *, most: int) -> httpx.Response:
+    """Upload chunks as JupyterLab does, until one is refused or `most` are in."""
+    for number in range(1, most + 1):
+        model = {"type": "file", "format": "base64", "content": CHUNK}
+        response = client.http.put(
+            f"/api/contents/{path}", json={**model, "chunk": number}
+        )
+        # The first chunk creates the file (201), the others append to it (200).
+        if response.status_code not in (200, 201):
+            break
+    return response
+
+
+def floor_refusal(response: httpx.Response) -> tuple[int, int, str]:
+    """Status, the free MiB the refusal reports, and its message."""
+    message = response.json().get("message", "")
+    free = re.search(r"has (\d+) MiB free", message)
+    return response.status_code, int(free.group(1)) if free else -1, message
+
+
+def test_uploads_copies_and_checkpoints_stop_at_the_disk_floor_and_saves_go_on_above(
+    fresh_stack: Stack,
+) -> None:
+    # Room for 160 MiB above the floor; the uploads would write up to 320 MiB.
+    floor_mib = (docker_disk_free_bytes() >> 20) - 160
+    fresh_stack.settings["JUPYTER_DISK_FLOOR"] = f"{floor_mib}m"
+    fresh_stack.up()
+    links = fresh_stack.links()
+    client = JupyterClient(links.base_url, links.candidate_token)
+    notebook = client.get("/api/contents/interview.ipynb").json()
+
+    first_save = client.http.put("/api/contents/interview.ipynb", json=notebook)
+    upload = floor_refusal(upload_chunks(client, "blob.bin", most=640))
+    uploaded = client.get("/api/contents/blob.bin?content=0").json()["size"]
+    copy = floor_refusal(
+        client.http.post("/api/contents", json={"copy_from": "blob.bin"})
+    )
+    checkpoint = floor_refusal(client.http.post("/api/contents/blob.bin/checkpoints"))
+    client.http.delete("/api/contents/blob.bin")
+    # With room again: one 8 MiB file, copied until a copy would cross the floor.
+    placed = upload_chunks(client, "small.bin", most=16)
+    copies = [
+        client.http.post("/api/contents", json={"copy_from": "small.bin"})
+        for _ in range(24)
+    ]
+    listing = client.get("/api/contents").json()["content"]
+    names = {item["name"] for item in listing}
+    for name in names:
+        if name.startswith("small"):
+            client.http.delete(f"/api/contents/{name}")
+    saved_after = client.http.put("/api/contents/interview.ipynb", json=notebook)
+    client.close()
+
+    assert first_save.status_code == 200, first_save.text
+    assert upload[0] == 507, upload
+    assert "JUPYTER_DISK_FLOOR keeps" in upload[2]
+    # The upload stopped near the floor, not at its 320 MiB; others' stacks move it.
+    assert 96 << 20 <= uploaded <= 192 << 20, f"uploaded {uploaded >> 20} MiB"
+    assert (copy[0], checkpoint[0]) == (507, 507), (copy, checkpoint)
+    assert f"this needs {uploaded >> 20} MiB more" in copy[2], copy
+    assert "JUPYTER_DISK_FLOOR" in checkpoint[2], checkpoint
+    assert (placed.status_code, placed.json()["size"]) == (200, 8 << 20), placed.text
+    statuses = [response.status_code for response in copies]
+    assert 507 in statuses, statuses
+    refused_copy = floor_refusal(copies[statuses.index(507)])
+    # Refused ahead of the floor: the disk still had it free, but not the copy too.
+    assert floor_mib <= refused_copy[1] < floor_mib + 8, refused_copy
+    assert "this needs 8 MiB more" in refused_copy[2], refused_copy
+    assert saved_after.status_code == 200, saved_after.text
+    # Nothing of the refused copy of blob.bin was written.
+    assert not any(name.startswith("blob") for name in names), names
 
 
 # --- The optional front door, enforced by the tunnel fake ---------------------------
@@ -742,7 +827,9 @@ def test_the_basic_auth_front_door_turns_visitors_away_before_jupyter(
     bare = httpx.get(links.candidate, timeout=30)
     guessing = httpx.get(links.base_url + stranger, timeout=30)
     wrong = httpx.get(links.candidate, auth=("interview", "not-it-at-all"), timeout=30)
-    admitted = httpx.get(links.candidate, auth=FRONT_DOOR_LOGIN, timeout=30)
+    admitted = httpx.get(
+        links.candidate, auth=FRONT_DOOR_LOGIN, timeout=30, follow_redirects=True
+    )
     api = httpx.get(
         f"{links.base_url}/api/contents?token={links.candidate_token}",
         auth=FRONT_DOOR_LOGIN,
