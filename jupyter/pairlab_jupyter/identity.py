@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from jupyter_server.auth.identity import IdentityProvider, User
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.websocket import WebSocketHandler
 from traitlets import Unicode
 
 DEFAULT_ACCESS_FILE = "/run/pairlab/access/access.json"
@@ -79,6 +83,19 @@ class Access:
         return person.role != "candidate" or deadline is None or now < deadline
 
 
+def without_token(path: str, query: str) -> str:
+    """The request's own address with the `token` argument taken out of its query."""
+    # The other arguments keep their exact spelling: Lab reads a bare `?reset`.
+    kept = [
+        part
+        for part in query.split("&")
+        if unquote_plus(part).partition("=")[0] not in {"", "token"}
+    ]
+    # A path of "//host/..." would read as another site in a Location header.
+    address = "/" + path.lstrip("/")
+    return f"{address}?{'&'.join(kept)}" if kept else address
+
+
 def load_access(path: Path) -> Access:
     """Read and check the access file that the datagen service wrote."""
     try:
@@ -114,9 +131,10 @@ class PairlabIdentityProvider(IdentityProvider):
     """Logs in the candidate or the interviewer by their own token, under their name.
 
     The token arrives in the link (`?token=`), in an `Authorization: token` header or
-    in the login form; afterwards a signed cookie carries the username. Every request
-    re-reads who that username is, so a candidate whose time is up is refused even
-    with a valid cookie.
+    in the login form; afterwards a signed cookie carries the username. A page opened
+    by its link is reloaded once without the token, so no script on the page can read
+    it from the address. Every request re-reads who that username is, so a candidate
+    whose time is up is refused even with a valid cookie.
     """
 
     access_file = Unicode(
@@ -127,6 +145,34 @@ class PairlabIdentityProvider(IdentityProvider):
 
     def _access(self) -> Access:
         return load_access(Path(self.access_file))
+
+    async def get_user(self, handler: Any) -> User | None:
+        user = await super().get_user(handler)
+        if user is not None and self._token_in_page_address(handler, user):
+            # The base class has set the login cookie by now. Any script that runs
+            # on the page could read a token left in the address bar or in the
+            # navigation history, so the browser is sent on to the same page
+            # without it; the redirect ends the request before any handler writes.
+            handler.set_status(302)
+            handler.set_header(
+                "Location", without_token(handler.request.path, handler.request.query)
+            )
+            raise web.Finish()
+        return user
+
+    def _token_in_page_address(self, handler: Any, user: User) -> bool:
+        # API clients and websockets keep their token: they have no address bar,
+        # and a redirect would break clients that send the token on every call.
+        if (
+            handler.request.method != "GET"
+            or isinstance(handler, APIHandler | WebSocketHandler)
+            or "/api/" in handler.request.path
+            or handler.request.headers.get("Upgrade", "").lower() == "websocket"
+        ):
+            return False
+        token = handler.get_query_argument("token", "")
+        person = self._access().person_for_token(token) if token else None
+        return person is not None and person.username == user.username
 
     def _admit(self, person: Person | None, *, via: str, handler: Any) -> User | None:
         if person is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from datagen import access
-from pairlab_jupyter.identity import AccessFileError, load_access
+from pairlab_jupyter.identity import AccessFileError, load_access, without_token
 
 START = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -108,3 +108,18 @@ def test_a_corrupt_access_file_says_how_to_issue_fresh_links(tmp_path: Path) -> 
 
     with pytest.raises(AccessFileError, match="docker compose down -v"):
         load_access(broken)
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        ("/lab/tree/x.ipynb", "token=abc", "/lab/tree/x.ipynb"),
+        ("/lab", "reset&token=abc", "/lab?reset"),
+        ("/lab", "a=1&tok%65n=abc&b=%2F", "/lab?a=1&b=%2F"),
+        ("//elsewhere.example/lab", "token=abc", "/elsewhere.example/lab"),
+    ],
+)
+def test_the_redirect_address_drops_only_the_token_and_stays_on_this_site(
+    path: str, query: str, expected: str
+) -> None:
+    assert without_token(path, query) == expected
