@@ -26,9 +26,27 @@ c.ServerApp.terminals_enabled = (
 # A fresh secret each start, kept only in memory, so no file the kernel can read
 # lets anyone forge a login cookie; after a restart the links log people in again.
 c.ServerApp.cookie_secret = secrets.token_bytes(32)
+# A script the candidate plants in an output must not run in the interviewer's
+# browser: no inline script or event handler, nothing loaded from elsewhere. Lab's
+# settings validator compiles JSON schemas to functions, hence 'unsafe-eval'.
+# jupyter_server still adds a sandbox to /files and nbconvert pages on top of this.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self' ws: wss:",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
 c.ServerApp.tornado_settings = {
     "headers": {
-        "Content-Security-Policy": "frame-ancestors 'self'",
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     }

@@ -63,3 +63,20 @@ def test_terminals_follow_the_setting_whatever_its_case(
     config = load(monkeypatch, JUPYTER_TERMINALS=value)
 
     assert config.ServerApp.terminals_enabled is enabled
+
+
+def test_pages_forbid_inline_script_and_keep_the_other_safety_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = load(monkeypatch).ServerApp.tornado_settings["headers"]
+
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["script-src"] == "'self' 'unsafe-eval'"
+    assert policy["object-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'self'"
+    assert "'unsafe-inline'" not in policy["default-src"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
