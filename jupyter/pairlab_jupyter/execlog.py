@@ -2,8 +2,15 @@
 
 The server sees every execute_request on its way to a kernel and every execute_reply
 on its way back, and knows which logged-in person holds the websocket. Recording
-here, not in the kernel, means code the candidate runs cannot skip, forge or
-reattribute an entry while it is being recorded.
+here, not in the kernel, means code the candidate runs cannot forge or reattribute
+an entry that goes through the server while it is being recorded.
+
+It is not a complete record. The kernel listens on ZMQ ports inside the container,
+and the candidate's code runs as the same user as the server, so it can read the
+kernel's connection file and send code to a kernel directly; such runs never pass
+the server and are not in this log (they are in the notebook only if that code
+writes them there). The time box stops all of the candidate's processes and
+restarts the kernels at the deadline, so this ends then, but not before.
 """
 
 from __future__ import annotations
