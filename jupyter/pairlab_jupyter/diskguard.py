@@ -6,7 +6,9 @@ empties), so the candidate's code could fill the disk Docker keeps them on. Once
 second, this extension checks that disk's free space; below JUPYTER_DISK_FLOOR it
 kills every process the candidate's kernels started, escaped ones included, and
 says why in the log. The server restarts the kernels, which die again while the
-disk stays that full: the user sees the kernel die, and the notebooks are kept.
+disk stays that full: the user sees the kernel die, and the notebooks are kept. The
+server's own writes (saves, uploads, copies) check the same floor in contents.py
+and are refused below it, so deleting files is the way back.
 """
 
 from __future__ import annotations
