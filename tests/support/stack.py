@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -166,6 +167,13 @@ class Stack:
 
     def exec(self, service: str, *command: str) -> subprocess.CompletedProcess[str]:
         return self.compose("exec", "-T", service, *command, check=False)
+
+    def deadline(self) -> datetime:
+        """When the candidate's access ends, from the access file datagen wrote."""
+        raw = self.exec("jupyter", "cat", "/run/pairlab/access/access.json").stdout
+        access = json.loads(raw)
+        started = datetime.fromisoformat(access["started_at"])
+        return started + timedelta(minutes=float(access["interview_minutes"]))
 
     def leftovers(self) -> dict[str, list[str]]:
         """Containers, volumes and networks that still carry this project's label."""
