@@ -93,16 +93,20 @@ HOSTILE = notebook(
 )
 
 
-def test_an_exported_page_keeps_no_script_handler_or_javascript_link(
-    tmp_path: Path,
-) -> None:
+def export_hostile_notebook(tmp_path: Path) -> Tags:
+    """Export HOSTILE as the only notebook; return the tags of its static page."""
     notebooks = tmp_path / "work"
     notebooks.mkdir()
     (notebooks / "interview.ipynb").write_text(HOSTILE)
-
     export.export_notebooks(notebook_dir=notebooks, target=tmp_path / "out")
+    return Tags((tmp_path / "out" / "interview.html").read_text())
 
-    page = Tags((tmp_path / "out" / "interview.html").read_text())
+
+def test_an_exported_page_keeps_no_script_handler_or_javascript_link(
+    tmp_path: Path,
+) -> None:
+    page = export_hostile_notebook(tmp_path)
+
     assert page.runnable() == []
     assert ("b", {}) in page.tags, "the harmless part of the HTML output is kept"
 
@@ -110,13 +114,8 @@ def test_an_exported_page_keeps_no_script_handler_or_javascript_link(
 def test_an_exported_page_forbids_scripts_and_outside_loads_by_its_own_policy(
     tmp_path: Path,
 ) -> None:
-    notebooks = tmp_path / "work"
-    notebooks.mkdir()
-    (notebooks / "interview.ipynb").write_text(HOSTILE)
+    page = export_hostile_notebook(tmp_path)
 
-    export.export_notebooks(notebook_dir=notebooks, target=tmp_path / "out")
-
-    page = Tags((tmp_path / "out" / "interview.html").read_text())
     assert page.policies() == [OFFLINE_POLICY]
     first_meta_policy = next(
         index
