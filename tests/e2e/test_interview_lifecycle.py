@@ -63,13 +63,6 @@ def starter_cells() -> list[tuple[str, str, str]]:
     return [(c["id"], c["cell_type"], "".join(c["source"])) for c in notebook["cells"]]
 
 
-def read_deadline(stack: Stack) -> datetime:
-    raw = stack.exec("jupyter", "cat", "/run/pairlab/access/access.json").stdout
-    access = json.loads(raw)
-    started = datetime.fromisoformat(access["started_at"])
-    return started + timedelta(minutes=float(access["interview_minutes"]))
-
-
 async def sleep_until(moment: datetime) -> None:
     await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
 
@@ -215,7 +208,7 @@ def session(
         played = Session(
             stack=stack,
             links=stack.links(),
-            deadline=read_deadline(stack),
+            deadline=stack.deadline(),
             starter=starter_cells(),
         )
         asyncio.run(play(played))

@@ -62,13 +62,6 @@ class Lockout:
     stopped_line: str
 
 
-def read_deadline(stack: Stack) -> datetime:
-    raw = stack.exec("jupyter", "cat", "/run/pairlab/access/access.json").stdout
-    access = json.loads(raw)
-    started = datetime.fromisoformat(access["started_at"])
-    return started + timedelta(minutes=float(access["interview_minutes"]))
-
-
 def open_terminal(client: JupyterClient) -> ClientConnection:
     created = client.http.post("/api/terminals")
     created.raise_for_status()
@@ -123,7 +116,7 @@ def lockout(
     try:
         stack.up()
         links = stack.links()
-        deadline = read_deadline(stack)
+        deadline = stack.deadline()
         candidate = JupyterClient(links.base_url, links.candidate_token)
         interviewer = JupyterClient(links.base_url, links.interviewer_token)
         kernel = candidate.start_kernel()

@@ -657,6 +657,21 @@ def docker_disk_free_bytes() -> int:
     return shutil.disk_usage(docker("info", "--format", "{{.DockerRootDir}}")).free
 
 
+def candidate_above_the_floor(
+    stack: Stack, *, room_mib: int
+) -> tuple[JupyterClient, int]:
+    """Start the stack with its disk floor room_mib under what Docker's disk has free.
+
+    Returns the candidate's client and the floor in MiB. Other stacks on this
+    machine move the free space a little meanwhile.
+    """
+    floor_mib = (docker_disk_free_bytes() >> 20) - room_mib
+    stack.settings["JUPYTER_DISK_FLOOR"] = f"{floor_mib}m"
+    stack.up()
+    links = stack.links()
+    return JupyterClient(links.base_url, links.candidate_token), floor_mib
+
+
 # A writer that leaves the kernel's process group, so that restarting the kernel
 # would not stop it; it writes at most 1.5 GiB and for at most 90 seconds.
 ESCAPED_WRITER = """
@@ -683,13 +698,8 @@ print('writer started')
 def test_writing_below_the_disk_floor_stops_even_an_escaped_writer(
     fresh_stack: Stack,
 ) -> None:
-    # The floor sits 384 MiB under what Docker's disk has free now, so the writer
-    # crosses it within seconds; other stacks on this machine move it a little.
-    floor_mib = (docker_disk_free_bytes() >> 20) - 384
-    fresh_stack.settings["JUPYTER_DISK_FLOOR"] = f"{floor_mib}m"
-    fresh_stack.up()
-    links = fresh_stack.links()
-    client = JupyterClient(links.base_url, links.candidate_token)
+    # The writer crosses the floor within seconds.
+    client, _ = candidate_above_the_floor(fresh_stack, room_mib=384)
     kernel = client.start_kernel()
 
     started = kernel.run(ESCAPED_WRITER).stdout.strip()
@@ -760,12 +770,8 @@ def floor_refusal(response: httpx.Response) -> tuple[int, int, str]:
 def test_uploads_copies_and_checkpoints_stop_at_the_disk_floor_and_saves_go_on_above(
     fresh_stack: Stack,
 ) -> None:
-    # Room for 160 MiB above the floor; the uploads would write up to 320 MiB.
-    floor_mib = (docker_disk_free_bytes() >> 20) - 160
-    fresh_stack.settings["JUPYTER_DISK_FLOOR"] = f"{floor_mib}m"
-    fresh_stack.up()
-    links = fresh_stack.links()
-    client = JupyterClient(links.base_url, links.candidate_token)
+    # The uploads would write up to 320 MiB.
+    client, floor_mib = candidate_above_the_floor(fresh_stack, room_mib=160)
     notebook = client.get("/api/contents/interview.ipynb").json()
 
     first_save = client.http.put("/api/contents/interview.ipynb", json=notebook)
