@@ -117,6 +117,10 @@ def main() -> None:
         " and ".join(f"{p.name} ({p.role})" for p in access.people.values()),
     )
 
+    # Kernels started without a notebook path (a console, an API call) run in the
+    # server's folder, so it is the notebooks folder; PYTHONSAFEPATH keeps it off
+    # the server's own sys.path, so nothing planted there is ever imported.
+    os.chdir(NOTEBOOK_DIR)
     os.execvp("jupyter", ["jupyter", "lab", *sys.argv[1:]])
 
 
