@@ -3,13 +3,14 @@
 From the deadline on, the identity provider refuses the candidate's token and
 cookie; this extension also ends the websockets they already hold open, which no
 later login check would ever see: first the collaboration rooms (so no edit
-arrives after the save), then a save of every open document, then the kernels and
-terminals. Closing sockets is not enough: code the candidate ran may have started
-processes that outlive them (even detached ones, which can still write files or
-reach a kernel directly over its ZMQ ports). So every terminal is ended, every
-process the server did not start itself is stopped, and every kernel is restarted:
-nothing the candidate started keeps running, and the interviewer gets fresh kernels
-(the notebooks keep their outputs).
+arrives after the save), then a save of every open document, then the kernels.
+Closing sockets is not enough: code the candidate ran may have started processes
+that outlive them (even detached ones, which can still write files or reach a
+kernel directly over its ZMQ ports). So before the save every terminal is ended,
+every process the server did not start itself is stopped, and every kernel is
+restarted: nothing the candidate started keeps running or writes the notebook
+after the deadline, and the interviewer gets fresh kernels (the notebooks keep
+their outputs).
 """
 
 from __future__ import annotations
@@ -111,6 +112,15 @@ class TimeKeeper:
                 if getattr(user, "username", None) in self.usernames:
                     client.close(TIME_UP_CLOSE_CODE, TIME_UP_REASON)
                     closed_rooms.append(client)
+        # Before the save: code left running could still write the notebook.
+        stopping_started = time.monotonic()
+        closed_terminals, ended_terminals = await self._end_terminals()
+        killed, _ = self._sweep()
+        # Kernel state (and code sent to a kernel over ZMQ) goes with a restart.
+        restarted = await self._restart_kernels()
+        # Anything that slipped in while the kernels restarted goes as well.
+        killed_after, left = self._sweep()
+        stopping_seconds = time.monotonic() - stopping_started
         await self._drain(closed_rooms)
 
         saved = 0
@@ -141,31 +151,6 @@ class TimeKeeper:
             len(kernel_connections),
             time.monotonic() - started,
         )
-        await self.stop_candidate_code()
-
-    async def stop_candidate_code(self) -> None:
-        """End terminals, processes and kernel state that the candidate started."""
-        started = time.monotonic()
-        closed_terminals, ended_terminals = await self._end_terminals()
-
-        # Kernels first stay, so the sweep does not race the server's own restarter.
-        server_pid = os.getpid()
-
-        def processes() -> list[int]:
-            return candidate_processes(server_pid=server_pid)
-
-        def kill(pid: int) -> None:
-            os.kill(pid, signal.SIGKILL)
-
-        killed, _ = stop_processes(
-            list_processes=processes, kill=kill, keep=self._kernel_pids()
-        )
-        restarted = await self._restart_kernels()
-        # Anything that slipped in while the kernels restarted goes as well.
-        killed_after, left = stop_processes(
-            list_processes=processes, kill=kill, keep=self._kernel_pids()
-        )
-
         self.log.info(
             "Stopped the candidate's code at the time limit: closed %d terminal "
             "connections, ended %d terminals, stopped %d processes outside the "
@@ -175,7 +160,7 @@ class TimeKeeper:
             ended_terminals,
             killed + killed_after,
             restarted,
-            time.monotonic() - started,
+            stopping_seconds,
         )
         if left:
             self.log.warning(
@@ -206,6 +191,16 @@ class TimeKeeper:
             except Exception:
                 self.log.exception("Could not end terminal %s at the deadline", name)
         return closed, len(names)
+
+    def _sweep(self) -> tuple[int, list[int]]:
+        # The kernels themselves stay: killing one would race the server's own
+        # restarter; they are restarted through the kernel manager instead.
+        server_pid = os.getpid()
+        return stop_processes(
+            list_processes=lambda: candidate_processes(server_pid=server_pid),
+            kill=lambda pid: os.kill(pid, signal.SIGKILL),
+            keep=self._kernel_pids(),
+        )
 
     def _kernel_pids(self) -> set[int]:
         manager = self.serverapp.kernel_manager
