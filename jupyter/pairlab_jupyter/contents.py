@@ -35,6 +35,7 @@ from pairlab_jupyter.diskguard import (
 
 # WebDAV's "Insufficient Storage": the request was fine, the disk has no room.
 NO_ROOM_STATUS = 507
+MIB = 1 << 20
 
 
 def refusal(*, free_bytes: int, floor_bytes: int, incoming_bytes: int) -> str | None:
@@ -45,9 +46,11 @@ def refusal(*, free_bytes: int, floor_bytes: int, incoming_bytes: int) -> str | 
     """
     if floor_bytes == 0 or free_bytes - incoming_bytes >= floor_bytes:
         return None
+    # Rounded up, so half a MiB of upload does not read as "needs 0 MiB".
+    incoming_mib = -(-incoming_bytes // MIB)
     return (
         f"Not written: Docker's disk has {free_bytes >> 20} MiB free and this needs "
-        f"{incoming_bytes >> 20} MiB more, but {FLOOR_VARIABLE} keeps "
+        f"{incoming_mib} MiB more, but {FLOOR_VARIABLE} keeps "
         f"{floor_bytes >> 20} MiB free, so delete large files from the notebooks "
         f"folder or free space on this machine (or lower {FLOOR_VARIABLE} in .env "
         f"and restart), then try again."

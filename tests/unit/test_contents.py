@@ -42,6 +42,12 @@ def test_a_write_that_would_go_below_the_floor_is_one_sentence_naming_it(
     assert reason.count(". ") == 0 and reason.endswith("then try again."), reason
 
 
+def test_a_part_of_a_mib_to_write_counts_as_a_whole_one() -> None:
+    reason = refusal(free_bytes=FLOOR, floor_bytes=FLOOR, incoming_bytes=MIB // 2)
+
+    assert reason is not None and "this needs 1 MiB more" in reason, reason
+
+
 def test_a_floor_of_zero_allows_any_write() -> None:
     reason = refusal(free_bytes=0, floor_bytes=0, incoming_bytes=10 * MIB)
 
