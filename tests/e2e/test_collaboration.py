@@ -50,11 +50,8 @@ def named_stack(
             "INTERVIEWER_NAME": INTERVIEWER_NAME,
         },
     )
-    try:
-        own.up()
+    with own.running():
         yield own
-    finally:
-        own.down()
 
 
 @pytest.fixture(scope="module")

@@ -113,8 +113,7 @@ def lockout(
             "JUPYTER_TERMINALS": "true",
         },
     )
-    try:
-        stack.up()
+    with stack.running():
         links = stack.links()
         deadline = stack.deadline()
         candidate = JupyterClient(links.base_url, links.candidate_token)
@@ -161,8 +160,6 @@ def lockout(
         candidate.close()
         interviewer.close()
         yield played
-    finally:
-        stack.down()
 
 
 def test_before_the_deadline_the_candidates_terminal_and_code_ran(
